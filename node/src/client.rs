@@ -1,0 +1,246 @@
+//! One client connection: read what is available, parse every complete request, execute them
+//! in order into one output buffer, write once. Pipelining is the common case.
+
+use crate::cmd;
+use crate::server::Server;
+use autocache_proto::resp::{Limits, Parsed, Protocol, ReplyBuf, RequestParser};
+use bytes::{Buf, Bytes, BytesMut};
+use parking_lot::Mutex;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// What other connections may see or do to this one (CLIENT LIST, CLIENT KILL).
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created: Instant,
+    /// Milliseconds since `created` at the last command.
+    pub last_active_ms: AtomicU64,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    /// Index in the command table of the last command, +1 (0 = none yet).
+    pub last_cmd: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Commands queued in MULTI, -1 outside a transaction.
+    pub multi: AtomicI64,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            last_cmd: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            multi: AtomicI64::new(-1),
+            qbuf: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL); it does after its current batch.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Relaxed)
+    }
+
+    pub fn idle(&self) -> Duration {
+        let active = Duration::from_millis(self.last_active_ms.load(Relaxed));
+        self.created.elapsed().saturating_sub(active)
+    }
+}
+
+/// A queued MULTI command, owned.
+pub type Queued = autocache_proto::resp::OwnedRequest;
+
+/// Per-connection state only this connection touches.
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    pub authenticated: bool,
+    /// Close once the replies so far are written (QUIT, protocol error, CLIENT KILL self).
+    pub close: bool,
+    /// `Some` inside MULTI: the queued commands.
+    pub multi: Option<Vec<Queued>>,
+    /// A command failed to queue: EXEC must answer EXECABORT.
+    pub multi_error: bool,
+    /// WATCHed keys with the expiry they had when watched (0: none), and the flag a write
+    /// to any of them sets.
+    pub watched: Vec<(Box<[u8]>, u64)>,
+    pub watch_flag: crate::db::WatchFlag,
+}
+
+impl ClientState {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> ClientState {
+        ClientState {
+            handle,
+            authenticated,
+            close: false,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            watch_flag: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+struct Deregister<'a>(&'a Server, u64);
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        self.0.clients.remove(self.1);
+    }
+}
+
+/// Serves one client until it quits, errs, idles out, is killed, or the server stops.
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let max = server.settings.maxclients.load(Relaxed) as usize;
+    if server.clients.len() >= max {
+        server.stats.rejected_connections.fetch_add(1, Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let handle = Arc::new(ClientHandle::new(server.clients.next_id(), peer, laddr));
+    server.clients.add(handle.clone());
+    let _deregister = Deregister(&server, handle.id);
+    let authenticated = !server.settings.auth_required();
+    let mut state = ClientState::new(handle.clone(), authenticated);
+    let mut parser = RequestParser::new(limits(&server));
+    let mut inbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = ReplyBuf::new(Protocol::Resp2);
+    let mut stop = server.shutdown.clone();
+    let result: std::io::Result<()> = async {
+        loop {
+            let timeout = server.settings.timeout.load(Relaxed);
+            let idle_limit = if timeout == 0 {
+                Duration::MAX
+            } else {
+                Duration::from_secs(timeout)
+            };
+            tokio::select! {
+                n = stream.read_buf(&mut inbuf) => {
+                    if n? == 0 {
+                        return Ok(());
+                    }
+                }
+                _ = handle.kill.notified() => return Ok(()),
+                _ = stop.changed() => return Ok(()),
+                _ = tokio::time::sleep(idle_limit.saturating_sub(handle.idle())), if timeout > 0 => {
+                    if handle.idle() >= idle_limit {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+            server
+                .stats
+                .net_input_bytes
+                .fetch_add(inbuf.len() as u64, Relaxed);
+            parser.set_limits(limits(&server));
+            process(&server, &mut state, &mut parser, &mut inbuf, &mut out);
+            if !out.is_empty() {
+                stream.write_all(&out.buf).await?;
+                server
+                    .stats
+                    .net_output_bytes
+                    .fetch_add(out.len() as u64, Relaxed);
+                out.buf.clear();
+                if out.buf.capacity() > 1024 * 1024 {
+                    out.buf = BytesMut::with_capacity(16 * 1024);
+                }
+            }
+            let qlimit = server.settings.client_query_buffer_limit.load(Relaxed) as usize;
+            if state.close || handle.is_killed() || inbuf.len() > qlimit {
+                if inbuf.len() > qlimit {
+                    tracing::warn!(client = handle.id, "closing client: query buffer over client-query-buffer-limit");
+                }
+                return Ok(());
+            }
+            if inbuf.capacity() > 1024 * 1024 && inbuf.is_empty() {
+                inbuf = BytesMut::with_capacity(16 * 1024);
+            }
+            handle.qbuf.store(inbuf.len(), Relaxed);
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(client = handle.id, "connection closed: {e}");
+    }
+    cmd::transaction::unwatch_all(&server, &mut state);
+}
+
+fn limits(server: &Server) -> Limits {
+    Limits {
+        max_bulk_len: server.settings.proto_max_bulk_len.load(Relaxed) as usize,
+        max_multibulk_len: i32::MAX as usize,
+    }
+}
+
+/// Parses and executes every complete request in `inbuf`, appending replies to `out`.
+fn process(
+    server: &Server,
+    state: &mut ClientState,
+    parser: &mut RequestParser,
+    inbuf: &mut BytesMut,
+    out: &mut ReplyBuf,
+) {
+    let mut executed = 0u64;
+    loop {
+        let consumed = match parser.parse(inbuf, state.authenticated) {
+            Ok(Parsed::Incomplete) => break,
+            Ok(Parsed::Request { request, consumed }) => {
+                if !request.is_empty() {
+                    cmd::execute(server, state, out, &request);
+                    executed += 1;
+                }
+                consumed
+            }
+            Err(e) => {
+                out.error(&format!("ERR {e}"));
+                state.close = true;
+                inbuf.clear();
+                break;
+            }
+        };
+        inbuf.advance(consumed);
+        if state.close {
+            break;
+        }
+    }
+    if executed > 0 {
+        server
+            .stats
+            .total_commands_processed
+            .fetch_add(executed, Relaxed);
+        let h = &state.handle;
+        h.last_active_ms
+            .store(h.created.elapsed().as_millis() as u64, Relaxed);
+    }
+}

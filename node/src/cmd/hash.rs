@@ -1,0 +1,5 @@
+//! hash commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! list commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

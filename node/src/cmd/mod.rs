@@ -1,0 +1,280 @@
+//! Command execution: lookup in the shared table, the checks every command passes (arity,
+//! AUTH, MULTI queueing, maxmemory), then the family's handler. One module per family; each
+//! lists its handlers in a `HANDLERS` table keyed by the command's name.
+
+pub mod command;
+pub mod connection;
+pub mod hash;
+pub mod keys;
+pub mod list;
+pub mod pubsub;
+pub mod server;
+pub mod set;
+pub mod string;
+pub mod transaction;
+pub mod zset;
+
+use crate::client::ClientState;
+use crate::db::{evict, Clock, Db};
+use crate::server::Server;
+use autocache_proto::command::{self as table, flags, CommandSpec, COMMANDS};
+use autocache_proto::resp::{Protocol, ReplyBuf, Request};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::OnceLock;
+
+/// What a handler works with.
+pub struct Ctx<'a, 'g> {
+    pub server: &'g Server,
+    pub db: Db<'a, 'g>,
+    pub out: &'a mut ReplyBuf,
+    pub client: &'a mut ClientState,
+    pub clock: Clock,
+}
+
+impl Ctx<'_, '_> {
+    pub fn resp3(&self) -> bool {
+        self.out.proto == Protocol::Resp3
+    }
+}
+
+pub type CmdResult = Result<(), CmdError>;
+pub type Handler = fn(&mut Ctx<'_, '_>, &Request<'_>) -> CmdResult;
+
+/// An error a client sees. The text is Redis's, code included.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CmdError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR value is out of range, must be positive")]
+    NotPositive,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    Arity(String),
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(&'static str),
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    /// Any other text, code included (`ERR …`, `NOAUTH …`).
+    #[error("{0}")]
+    Msg(String),
+}
+
+impl CmdError {
+    pub fn msg(s: impl Into<String>) -> CmdError {
+        CmdError::Msg(s.into())
+    }
+}
+
+/// The handler of each command, indexed like `COMMANDS`.
+fn handlers() -> &'static [Option<Handler>] {
+    static TABLE: OnceLock<Vec<Option<Handler>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut v: Vec<Option<Handler>> = vec![None; COMMANDS.len()];
+        let families: [&[(&str, Handler)]; 11] = [
+            string::HANDLERS,
+            keys::HANDLERS,
+            server::HANDLERS,
+            connection::HANDLERS,
+            command::HANDLERS,
+            transaction::HANDLERS,
+            hash::HANDLERS,
+            list::HANDLERS,
+            set::HANDLERS,
+            zset::HANDLERS,
+            pubsub::HANDLERS,
+        ];
+        for (name, h) in families.into_iter().flatten() {
+            let spec = table::lookup(name.as_bytes())
+                .unwrap_or_else(|| panic!("handler for '{name}' has no row in the command table"));
+            v[table::position(spec)] = Some(*h);
+        }
+        v
+    })
+}
+
+/// Whether the node has a handler for `spec` (COMMAND lists only what runs).
+pub fn implemented(spec: &CommandSpec) -> bool {
+    handlers()[table::position(spec)].is_some()
+}
+
+fn unknown_command(req: &Request<'_>) -> String {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(req.arg(0))
+    );
+    for a in req.iter().skip(1).take(20) {
+        msg.push('\'');
+        msg.push_str(&String::from_utf8_lossy(&a[..a.len().min(128)]));
+        msg.push_str("' ");
+    }
+    msg
+}
+
+/// Resolves the command and checks arity, including a subcommand's. Returns the spec whose
+/// handler runs (the parent's for subcommands) and the full name for statistics.
+pub fn resolve(req: &Request<'_>) -> Result<&'static CommandSpec, CmdError> {
+    let spec = match table::lookup(req.arg(0)) {
+        Some(s) if implemented(s) => s,
+        _ => return Err(CmdError::Msg(unknown_command(req))),
+    };
+    if !spec.arity_ok(req.len()) {
+        return Err(CmdError::Arity(spec.name.to_string()));
+    }
+    if !spec.subcommands.is_empty() && req.len() >= 2 {
+        match table::lookup_sub(spec, req.arg(1)) {
+            Some(sub) if !sub.arity_ok(req.len()) => {
+                return Err(CmdError::Arity(sub.name.to_string()))
+            }
+            Some(_) => {}
+            None => {
+                return Err(CmdError::Msg(format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    String::from_utf8_lossy(req.arg(1)),
+                    spec.name.to_ascii_uppercase()
+                )))
+            }
+        }
+    }
+    Ok(spec)
+}
+
+/// Executes one request for a client, appending its reply to `out`.
+pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, req: &Request<'_>) {
+    let spec = match resolve(req) {
+        Ok(s) => s,
+        Err(e) => {
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            out.error(&e.to_string());
+            return;
+        }
+    };
+    let idx = table::position(spec);
+    client.handle.last_cmd.store(idx + 1, Relaxed);
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        out.error("NOAUTH Authentication required.");
+        return;
+    }
+    if client.multi.is_some() && !transaction::runs_inside_multi(spec) {
+        transaction::queue(client, out, spec, req);
+        return;
+    }
+    if let Err(e) = check_memory(server, spec) {
+        server.stats.commands[idx].rejected.fetch_add(1, Relaxed);
+        out.error(&e.to_string());
+        return;
+    }
+    let handler = handlers()[idx].expect("resolve returns implemented commands");
+    let start = std::time::Instant::now();
+    let mut ctx = Ctx {
+        server,
+        db: Db::Free(&server.keyspace),
+        out,
+        client,
+        clock: server.clock(),
+    };
+    let result = handler(&mut ctx, req);
+    let stats = &server.stats.commands[idx];
+    stats.calls.fetch_add(1, Relaxed);
+    stats
+        .usec
+        .fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    if let Err(e) = result {
+        stats.failed.fetch_add(1, Relaxed);
+        ctx.out.error(&e.to_string());
+    }
+}
+
+/// Runs one command inside EXEC, with every shard already locked.
+pub fn execute_held(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) {
+    let spec = match resolve(req) {
+        Ok(s) => s,
+        Err(e) => return ctx.out.error(&e.to_string()),
+    };
+    let idx = table::position(spec);
+    let handler = handlers()[idx].expect("resolve returns implemented commands");
+    let stats = &ctx.server.stats.commands[idx];
+    stats.calls.fetch_add(1, Relaxed);
+    if let Err(e) = handler(ctx, req) {
+        stats.failed.fetch_add(1, Relaxed);
+        ctx.out.error(&e.to_string());
+    }
+}
+
+/// Before a command that may grow memory: evict per policy until under maxmemory, or refuse.
+pub fn check_memory(server: &Server, spec: &CommandSpec) -> CmdResult {
+    let max = server.settings.maxmemory.load(Relaxed);
+    if max == 0 || !spec.has(flags::DENYOOM) {
+        return Ok(());
+    }
+    free_memory(server, max)
+}
+
+pub fn free_memory(server: &Server, max: u64) -> CmdResult {
+    let policy = server.settings.policy();
+    let clock = server.clock();
+    let samples = server.settings.maxmemory_samples.load(Relaxed) as usize;
+    // Bounded: one command never evicts forever.
+    for _ in 0..10_000 {
+        if server.memory.used() <= max {
+            return Ok(());
+        }
+        match evict::evict_one(&server.keyspace, policy, &clock, samples) {
+            Some(freed) => server.memory.freed(freed as u64),
+            None => return Err(CmdError::Oom),
+        }
+    }
+    if server.memory.used() <= max {
+        Ok(())
+    } else {
+        Err(CmdError::Oom)
+    }
+}
+
+// ---- argument helpers shared by the families ----
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn eq_ic(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// A strict integer argument (`ERR value is not an integer or out of range`).
+pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
+    autocache_proto::resp::parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// A float argument as Redis's `getDoubleFromObject`: decimal or `inf`/`-inf`, no NaN, no
+/// surrounding spaces.
+pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
+    let s = std::str::from_utf8(arg).map_err(|_| CmdError::NotFloat)?;
+    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return Err(CmdError::NotFloat);
+    }
+    let v: f64 = match s.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => s.parse().map_err(|_| CmdError::NotFloat)?,
+    };
+    if v.is_nan() {
+        return Err(CmdError::NotFloat);
+    }
+    Ok(v)
+}
+
+/// Writes an array of bulk strings.
+pub fn reply_bulks<'b>(out: &mut ReplyBuf, items: impl ExactSizeIterator<Item = &'b [u8]>) {
+    out.array(items.len());
+    for i in items {
+        out.bulk(i);
+    }
+}

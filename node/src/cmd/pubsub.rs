@@ -1,0 +1,5 @@
+//! pubsub commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! zset commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,170 @@
+//! Eviction under `maxmemory`: Redis's policies, with Redis's sampling approximation of LRU,
+//! LFU and TTL order (sample a few keys, drop the best candidate).
+
+use super::{Clock, Entry, Keyspace, Lru, SHARDS};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 8] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::AllKeysLfu,
+        Policy::AllKeysRandom,
+        Policy::VolatileLru,
+        Policy::VolatileLfu,
+        Policy::VolatileRandom,
+        Policy::VolatileTtl,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::VolatileLfu => "volatile-lfu",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
+    }
+
+    pub fn is_lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+    }
+
+    fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+        )
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Policy::parse(s).ok_or_else(|| format!("unknown maxmemory policy '{s}'"))
+    }
+}
+
+const LFU_INIT_VAL: u32 = 5;
+
+fn minutes(clock: &Clock) -> u32 {
+    ((clock.ms / 60_000) & 0xFFFF) as u32
+}
+
+/// LFU metadata of a new key: now, counter 5 (Redis's LFU_INIT_VAL).
+pub fn lfu_initial(clock: &Clock) -> Lru {
+    (minutes(clock) << 8) | LFU_INIT_VAL
+}
+
+/// The LFU counter after decay (`OBJECT FREQ`).
+pub fn lfu_decayed(lru: Lru, clock: &Clock) -> u32 {
+    let ldt = lru >> 8;
+    let counter = lru & 0xFF;
+    let now = minutes(clock);
+    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
+    let periods = elapsed.checked_div(clock.lfu_decay_time).unwrap_or(0);
+    counter.saturating_sub(periods)
+}
+
+/// LFU metadata after one access: decay, then a logarithmic increment.
+pub fn lfu_touch(lru: Lru, clock: &Clock) -> Lru {
+    let mut counter = lfu_decayed(lru, clock);
+    if counter < 255 {
+        let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+        let p = 1.0 / (base * clock.lfu_log_factor as f64 + 1.0);
+        if fastrand::f64() < p {
+            counter += 1;
+        }
+    }
+    (minutes(clock) << 8) | counter
+}
+
+/// Seconds since last access under LRU (`OBJECT IDLETIME`).
+pub fn idle_seconds(lru: Lru, clock: &Clock) -> u64 {
+    let now = clock.lru;
+    if now >= lru {
+        (now - lru) as u64
+    } else {
+        (0xFF_FFFF - lru + now) as u64
+    }
+}
+
+/// Higher is a better eviction candidate.
+fn score(policy: Policy, e: &Entry, clock: &Clock) -> u64 {
+    match policy {
+        Policy::AllKeysLru | Policy::VolatileLru => idle_seconds(e.lru(), clock),
+        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - lfu_decayed(e.lru(), clock) as u64,
+        Policy::VolatileTtl => u64::MAX - e.expire_at(),
+        _ => 0,
+    }
+}
+
+/// Evicts one key chosen by `policy` from `samples` random candidates. Returns the bytes it
+/// freed, or `None` when no key qualifies (noeviction, or no volatile key left).
+pub fn evict_one(ks: &Keyspace, policy: Policy, clock: &Clock, samples: usize) -> Option<usize> {
+    if policy == Policy::NoEviction {
+        return None;
+    }
+    let volatile = policy.volatile_only();
+    let mut best: Option<(u64, u16, Box<[u8]>)> = None;
+    let start = fastrand::usize(..SHARDS);
+    let mut found = 0;
+    for n in 0..SHARDS {
+        if found >= samples {
+            break;
+        }
+        let shard_i = (start + n * 97) % SHARDS; // 97 is coprime with SHARDS: visits all
+        let shard = ks.lock_shard(shard_i);
+        if shard.is_empty() || (volatile && shard.volatile() == 0) {
+            continue;
+        }
+        let tables = super::SLOTS_PER_SHARD;
+        let t0 = fastrand::usize(..tables);
+        for k in 0..tables {
+            let ti = (t0 + k) % tables;
+            let t = shard.table_at(ti);
+            let n = if volatile { t.volatile() } else { t.len() };
+            if n == 0 {
+                continue;
+            }
+            // A random element among the first few: cheap, and tables are small.
+            let skip = fastrand::usize(..n.min(64));
+            let candidate = t
+                .iter()
+                .filter(|e| !volatile || e.has_expire())
+                .nth(skip)
+                .or_else(|| t.iter().find(|e| !volatile || e.has_expire()));
+            if let Some(e) = candidate {
+                let s = score(policy, e, clock);
+                if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
+                    best = Some((s, shard.slot_at(ti), e.key().into()));
+                }
+                found += 1;
+            }
+            break;
+        }
+    }
+    let (_, slot, key) = best?;
+    let mut shard = ks.lock_shard(super::shard_of(slot));
+    let old = shard.remove(slot, &key)?;
+    shard.stats.evicted += 1;
+    Some(old.mem_usage())
+}

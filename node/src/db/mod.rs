@@ -1,0 +1,214 @@
+//! The keyspace: 16384 slot tables grouped into lock shards.
+//!
+//! A key's slot decides its table, so per-slot work (COUNTKEYSINSLOT, migration) stays local
+//! and a command whose keys share a slot takes one lock. Locks are `parking_lot` mutexes held
+//! only for the duration of one command, never across an `.await`. Commands needing several
+//! shards lock them in ascending order; EXEC holds all of them.
+
+mod entry;
+pub mod evict;
+mod shard;
+
+pub use entry::{Entry, Kind, Lru};
+pub use shard::{Shard, ShardStats, SlotTable, WatchFlag};
+
+use autocache_proto::slot::{key_slot, SLOT_COUNT};
+use parking_lot::{Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+
+/// Lock shards. A slot's shard is `slot % SHARDS`, so neighbouring slots spread out.
+pub const SHARDS: usize = 256;
+pub const SLOTS_PER_SHARD: usize = SLOT_COUNT / SHARDS;
+
+pub fn shard_of(slot: u16) -> usize {
+    slot as usize % SHARDS
+}
+
+/// What a command needs to know about "now": wall time for expiry and the access clock the
+/// eviction policy keeps per key.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Unix time in milliseconds.
+    pub ms: u64,
+    /// Redis's 24-bit LRU clock (seconds).
+    pub lru: u32,
+    /// Whether access updates LFU counters instead of the LRU clock.
+    pub lfu: bool,
+    /// Redis's `lfu-log-factor` and `lfu-decay-time`.
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
+}
+
+impl Clock {
+    pub fn now(lfu: bool) -> Clock {
+        let ms = now_ms();
+        Clock {
+            ms,
+            lru: ((ms / 1000) & 0xFF_FFFF) as u32,
+            lfu,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+        }
+    }
+
+    /// The access metadata a new key starts with.
+    pub fn initial_lru(&self) -> Lru {
+        if self.lfu {
+            evict::lfu_initial(self)
+        } else {
+            self.lru
+        }
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Keyspace {
+    pub fn new() -> Keyspace {
+        Keyspace {
+            shards: (0..SHARDS).map(|i| Mutex::new(Shard::new(i))).collect(),
+        }
+    }
+
+    pub fn lock_shard(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        self.shards[shard].lock()
+    }
+
+    /// Every shard, in order: EXEC and whole-keyspace commands hold them all at once.
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.lock()).collect()
+    }
+}
+
+/// A handler's access to the keyspace: either it locks what it needs (the usual case), or it
+/// runs inside EXEC where every shard is already held.
+pub enum Db<'a, 'g> {
+    Free(&'g Keyspace),
+    Held(&'a mut [MutexGuard<'g, Shard>]),
+}
+
+/// One locked shard.
+pub enum ShardRef<'a> {
+    Owned(MutexGuard<'a, Shard>),
+    Held(&'a mut Shard),
+}
+
+impl Deref for ShardRef<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardRef::Owned(g) => g,
+            ShardRef::Held(s) => s,
+        }
+    }
+}
+
+impl DerefMut for ShardRef<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        match self {
+            ShardRef::Owned(g) => g,
+            ShardRef::Held(s) => s,
+        }
+    }
+}
+
+/// Several locked shards, found by slot.
+pub enum Multi<'a, 'g> {
+    Owned(Vec<(usize, MutexGuard<'g, Shard>)>),
+    Held(&'a mut [MutexGuard<'g, Shard>]),
+}
+
+impl Multi<'_, '_> {
+    pub fn shard(&mut self, slot: u16) -> &mut Shard {
+        let want = shard_of(slot);
+        match self {
+            Multi::Owned(v) => {
+                let i = v
+                    .binary_search_by_key(&want, |(i, _)| *i)
+                    .expect("slot's shard was locked");
+                &mut v[i].1
+            }
+            Multi::Held(all) => &mut all[want],
+        }
+    }
+
+    /// The shard holding `key`, with the key's slot.
+    pub fn for_key(&mut self, key: &[u8]) -> (&mut Shard, u16) {
+        let slot = key_slot(key);
+        (self.shard(slot), slot)
+    }
+}
+
+impl<'g> Db<'_, 'g> {
+    /// Locks the shard of `slot`.
+    pub fn lock(&mut self, slot: u16) -> ShardRef<'_> {
+        match self {
+            Db::Free(ks) => ShardRef::Owned(ks.lock_shard(shard_of(slot))),
+            Db::Held(all) => ShardRef::Held(&mut all[shard_of(slot)]),
+        }
+    }
+
+    /// Locks the shard of `key`; returns it with the key's slot.
+    pub fn lock_key(&mut self, key: &[u8]) -> (ShardRef<'_>, u16) {
+        let slot = key_slot(key);
+        (self.lock(slot), slot)
+    }
+
+    /// Locks every shard that holds one of `keys`, in ascending order (no deadlock).
+    pub fn lock_keys<'k, I>(&mut self, keys: I) -> Multi<'_, 'g>
+    where
+        I: IntoIterator<Item = &'k [u8]>,
+    {
+        match self {
+            Db::Free(ks) => {
+                let mut ids: Vec<usize> = keys.into_iter().map(|k| shard_of(key_slot(k))).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                Multi::Owned(ids.into_iter().map(|i| (i, ks.lock_shard(i))).collect())
+            }
+            Db::Held(all) => Multi::Held(&mut all[..]),
+        }
+    }
+
+    /// Runs `f` on each shard in turn (one lock at a time unless inside EXEC).
+    pub fn for_each_shard(&mut self, mut f: impl FnMut(&mut Shard)) {
+        match self {
+            Db::Free(ks) => {
+                for i in 0..SHARDS {
+                    f(&mut ks.lock_shard(i));
+                }
+            }
+            Db::Held(all) => {
+                for g in all.iter_mut() {
+                    f(g);
+                }
+            }
+        }
+    }
+
+    /// Number of keys (expired ones not yet reclaimed included, as Redis's DBSIZE).
+    pub fn len(&mut self) -> usize {
+        let mut n = 0;
+        self.for_each_shard(|s| n += s.len());
+        n
+    }
+
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,306 @@
+//! A lock shard: the slot tables it owns, its counters, and the hooks writes must fire
+//! (WATCH invalidation). Every mutation goes through these methods so no hook is missed.
+
+use super::{Clock, Entry, SHARDS, SLOTS_PER_SHARD};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Set when a watched key is modified; EXEC then aborts.
+pub type WatchFlag = Arc<AtomicBool>;
+
+/// One slot's keys.
+#[derive(Default)]
+pub struct SlotTable {
+    table: HashTable<Entry>,
+    /// Keys with an expiry: the active expiry cycle skips slots with none.
+    volatile: usize,
+}
+
+impl SlotTable {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+}
+
+/// Counters kept under the shard lock (no atomics on the hot path); INFO sums them.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+pub struct Shard {
+    index: usize,
+    hasher: DefaultHashBuilder,
+    slots: Box<[SlotTable]>,
+    pub stats: ShardStats,
+    keys: usize,
+    volatile: usize,
+    watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
+}
+
+impl Shard {
+    pub(super) fn new(index: usize) -> Shard {
+        Shard {
+            index,
+            hasher: DefaultHashBuilder::default(),
+            slots: (0..SLOTS_PER_SHARD).map(|_| SlotTable::default()).collect(),
+            stats: ShardStats::default(),
+            keys: 0,
+            volatile: 0,
+            watched: HashMap::new(),
+        }
+    }
+
+    fn local(&self, slot: u16) -> usize {
+        debug_assert_eq!(slot as usize % SHARDS, self.index);
+        slot as usize / SHARDS
+    }
+
+    /// The cluster slot of local table `i`.
+    pub fn slot_at(&self, i: usize) -> u16 {
+        (i * SHARDS + self.index) as u16
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn slot(&self, slot: u16) -> &SlotTable {
+        &self.slots[self.local(slot)]
+    }
+
+    /// The slot tables of this shard with their cluster slots.
+    pub fn tables(&self) -> impl Iterator<Item = (u16, &SlotTable)> {
+        self.slots.iter().enumerate().map(|(i, t)| (self.slot_at(i), t))
+    }
+
+    /// Finds a live key, reclaiming it if it has expired. Does not count a hit or touch the
+    /// access clock: see [`Shard::get`] for reads on behalf of a client.
+    pub fn peek(&mut self, slot: u16, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let hash = self.hash(key);
+        let i = self.local(slot);
+        self.peek_hashed(i, hash, key, now)
+    }
+
+    fn peek_hashed(&mut self, i: usize, hash: u64, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let expired = self.slots[i].table.find(hash, |e| e.key() == key)?.is_expired(now);
+        if expired {
+            self.remove_hashed(i, hash, key);
+            self.stats.expired += 1;
+            self.touched(key);
+            return None;
+        }
+        self.slots[i].table.find_mut(hash, |e| e.key() == key)
+    }
+
+    /// A client's read: counts hit/miss (keyspace_hits/misses) and touches the access clock.
+    pub fn get(&mut self, slot: u16, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
+        let hash = self.hash(key);
+        let i = self.local(slot);
+        if self.peek_hashed(i, hash, key, clock.ms).is_none() {
+            self.stats.misses += 1;
+            return None;
+        }
+        self.stats.hits += 1;
+        let e = self.slots[i].table.find_mut(hash, |e| e.key() == key)?;
+        let lru = if clock.lfu {
+            super::evict::lfu_touch(e.lru(), clock)
+        } else {
+            clock.lru
+        };
+        e.set_lru(lru);
+        Some(e)
+    }
+
+    /// A read about to modify the entry in place (collections): fires the write hooks.
+    pub fn get_mut(&mut self, slot: u16, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
+        if self.peek(slot, key, clock.ms).is_none() {
+            return None;
+        }
+        self.touched(key);
+        self.get(slot, key, clock)
+    }
+
+    pub fn exists(&mut self, slot: u16, key: &[u8], now: u64) -> bool {
+        self.peek(slot, key, now).is_some()
+    }
+
+    /// Inserts or replaces; returns the previous entry (expired or not).
+    pub fn insert(&mut self, slot: u16, entry: Entry) -> Option<Entry> {
+        let key_hash = self.hash(entry.key());
+        self.touched(entry.key());
+        let i = self.local(slot);
+        let hasher = self.hasher.clone();
+        let vol = entry.has_expire();
+        let t = &mut self.slots[i];
+        let old = match t
+            .table
+            .entry(key_hash, |e| e.key() == entry.key(), |e| hasher.hash_one(e.key()))
+        {
+            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(entry);
+                None
+            }
+        };
+        let was_vol = old.as_ref().is_some_and(|o| o.has_expire());
+        if old.is_none() {
+            self.keys += 1;
+        }
+        self.adjust_volatile(i, was_vol, vol);
+        old
+    }
+
+    pub fn remove(&mut self, slot: u16, key: &[u8]) -> Option<Entry> {
+        let hash = self.hash(key);
+        let i = self.local(slot);
+        let old = self.remove_hashed(i, hash, key);
+        if old.is_some() {
+            self.touched(key);
+        }
+        old
+    }
+
+    fn remove_hashed(&mut self, i: usize, hash: u64, key: &[u8]) -> Option<Entry> {
+        let t = &mut self.slots[i];
+        let Ok(found) = t.table.find_entry(hash, |e| e.key() == key) else {
+            return None;
+        };
+        let (old, _) = found.remove();
+        self.keys -= 1;
+        if old.has_expire() {
+            self.adjust_volatile(i, true, false);
+        }
+        Some(old)
+    }
+
+    /// Sets (or with 0 clears) a live key's expiry. Returns false when the key is absent.
+    pub fn set_expire(&mut self, slot: u16, key: &[u8], at: u64, now: u64) -> bool {
+        let i = self.local(slot);
+        let Some(e) = self.peek(slot, key, now) else {
+            return false;
+        };
+        let was = e.has_expire();
+        e.set_expire_at(at);
+        let is = at != 0;
+        self.adjust_volatile(i, was, is);
+        self.touched(key);
+        true
+    }
+
+    fn adjust_volatile(&mut self, i: usize, was: bool, is: bool) {
+        match (was, is) {
+            (false, true) => {
+                self.slots[i].volatile += 1;
+                self.volatile += 1;
+            }
+            (true, false) => {
+                self.slots[i].volatile -= 1;
+                self.volatile -= 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes every key (FLUSHALL); watched keys that existed are invalidated.
+    pub fn clear(&mut self) {
+        if !self.watched.is_empty() {
+            let keys: Vec<Box<[u8]>> = self.watched.keys().cloned().collect();
+            for k in keys {
+                let slot = autocache_proto::slot::key_slot(&k);
+                if self.slot(slot).table.find(self.hash(&k), |e| e.key() == &*k).is_some() {
+                    self.touched(&k);
+                }
+            }
+        }
+        for t in self.slots.iter_mut() {
+            *t = SlotTable::default();
+        }
+        self.keys = 0;
+        self.volatile = 0;
+    }
+
+    /// Reclaims expired keys of slot table `i`; returns (checked, reclaimed).
+    pub fn expire_table(&mut self, i: usize, now: u64, budget: usize) -> (usize, usize) {
+        let mut checked = 0;
+        let mut dead: Vec<Box<[u8]>> = Vec::new();
+        for e in self.slots[i].table.iter() {
+            if checked >= budget {
+                break;
+            }
+            if e.has_expire() {
+                checked += 1;
+                if e.is_expired(now) {
+                    dead.push(e.key().into());
+                }
+            }
+        }
+        for k in &dead {
+            let hash = self.hash(k);
+            self.remove_hashed(i, hash, k);
+            self.touched(k);
+        }
+        self.stats.expired += dead.len() as u64;
+        (checked, dead.len())
+    }
+
+    pub fn table_at(&self, i: usize) -> &SlotTable {
+        &self.slots[i]
+    }
+
+    /// Registers a WATCH on `key`.
+    pub fn watch(&mut self, key: &[u8], flag: WatchFlag) {
+        self.watched.entry(key.into()).or_default().push(flag);
+    }
+
+    /// Drops a connection's WATCH on `key`.
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(v) = self.watched.get_mut(key) {
+            v.retain(|f| !Arc::ptr_eq(f, flag));
+            if v.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// The write hook: every change to `key` passes here.
+    pub fn touched(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(flags) = self.watched.get(key) {
+            for f in flags {
+                f.store(true, Ordering::Release);
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Test harness: starts the real server (`autocache_node::run`) on an ephemeral loopback port
+//! and offers two clients — the `redis` crate for typed calls and a raw TCP client for
+//! byte-exact replies.
+#![allow(dead_code)]
+
+use autocache_node::Config;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    /// A server with default settings.
+    pub async fn start() -> TestServer {
+        Self::with(|_| {}).await
+    }
+
+    /// A server whose config `tweak` adjusts (e.g. `c.requirepass = "pw".into()`).
+    pub async fn with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let mut config = Config::default_for_tests();
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(autocache_node::run(listener, config, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// A `redis` crate connection (RESP2).
+    pub async fn client(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect")
+    }
+
+    /// A raw connection for byte-exact checks.
+    pub async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A plain TCP client speaking raw RESP.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Sends a command as a RESP array of bulk strings.
+    pub async fn cmd(&mut self, args: &[&str]) {
+        let b = encode(args);
+        self.send(&b).await;
+    }
+
+    /// Reads until exactly `expected.len()` bytes arrived (or 5 s pass) and returns them.
+    pub async fn read_exact_len(&mut self, n: usize) -> Vec<u8> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.buf.len() < n {
+            let mut chunk = [0u8; 65536];
+            let read = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .expect("timed out waiting for a reply")
+                .expect("read");
+            if read == 0 {
+                break;
+            }
+            self.buf.extend_from_slice(&chunk[..read]);
+        }
+        let take = n.min(self.buf.len());
+        self.buf.drain(..take).collect()
+    }
+
+    /// Asserts the next bytes from the server are exactly `expected`.
+    pub async fn expect(&mut self, expected: &[u8]) {
+        let got = self.read_exact_len(expected.len()).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "reply bytes differ"
+        );
+    }
+
+    /// Sends a command and asserts the exact reply bytes.
+    pub async fn call(&mut self, args: &[&str], expected: &[u8]) {
+        self.cmd(args).await;
+        self.expect(expected).await;
+    }
+
+    /// Waits until the server closes the connection (EOF), failing after 5 s.
+    pub async fn expect_closed(&mut self) {
+        let mut chunk = [0u8; 1024];
+        loop {
+            let read = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk))
+                .await
+                .expect("connection was not closed");
+            match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn encode(args: &[&str]) -> Vec<u8> {
+    let mut b = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        b.extend_from_slice(a.as_bytes());
+        b.extend_from_slice(b"\r\n");
+    }
+    b
+}
+
+/// Polls `cond` every 10 ms until it holds, failing after `timeout`.
+pub async fn wait_until<F, Fut>(timeout: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

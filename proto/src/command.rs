@@ -1,0 +1,193 @@
+//! The command table: one row per command, shared by the node (which executes with it) and
+//! the proxy (which routes with it). Adding a command is one row here plus one handler.
+//!
+//! Arity follows Redis: positive = exact argument count (name included), negative = at least
+//! that many. Key positions follow `COMMAND INFO`: `first`, `last` (negative counts from the
+//! end), `step`; commands whose keys move with their arguments use a [`KeyRule`] shape.
+
+mod reply;
+mod table;
+
+pub use reply::*;
+pub use table::COMMANDS;
+
+/// Command flags, as bits. Names mirror Redis's `COMMAND INFO` flags.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const NO_MULTI: u32 = 1 << 11;
+    pub const ALLOW_BUSY: u32 = 1 << 12;
+    /// Not a Redis flag: the command touches no key and is answered by whoever receives it
+    /// (a proxy answers it itself or fans it out; see [`super::Routing`]).
+    pub const KEYLESS: u32 = 1 << 13;
+    /// Not a Redis flag: allowed while the connection is in RESP2 subscriber mode.
+    pub const PUBSUB_CONTEXT: u32 = 1 << 14;
+}
+
+/// Where a command's keys are among its arguments (index 0 is the command name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRule {
+    /// No keys.
+    None,
+    /// Keys at `first`, `first+step`, … up to `last` (negative: counted from the end, -1 is
+    /// the last argument).
+    Range { first: i32, last: i32, step: i32 },
+    /// A count of keys at `numkeys`, the keys right after it (`EVAL`, `LMPOP`, `ZUNION`,
+    /// `SINTERCARD`), plus an optional destination key before it (`ZUNIONSTORE dest …`).
+    NumKeys { numkeys: usize, dest: Option<usize> },
+}
+
+/// How a proxy treats a command that names no key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// Routed by its keys' slot.
+    ByKey,
+    /// Answered by whoever receives it (PING, ECHO, CLIENT, HELLO …).
+    Local,
+    /// Sent to every node, replies merged (DBSIZE, FLUSHALL, KEYS, SCAN …).
+    AllNodes,
+    /// Sent to any one node (RANDOMKEY, TIME …).
+    AnyNode,
+}
+
+/// One row of the command table.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// Lower-case name, as `COMMAND` reports it.
+    pub name: &'static str,
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: KeyRule,
+    /// Redis's ACL category of the family (`string`, `keyspace`, `connection` …).
+    pub group: &'static str,
+    pub routing: Routing,
+    /// Subcommands (`CONFIG GET`, `CLIENT LIST` …): rows named `parent|sub`.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Whether `argc` (name included) satisfies the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = self.arity as i64;
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// `(first, last, step)` as `COMMAND INFO` reports them.
+    pub fn key_positions(&self) -> (i64, i64, i64) {
+        match self.keys {
+            KeyRule::None => (0, 0, 0),
+            KeyRule::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            // Redis reports movable-key commands with their fixed prefix only.
+            KeyRule::NumKeys { dest: Some(d), .. } => (d as i64, d as i64, 1),
+            KeyRule::NumKeys { .. } => (0, 0, 0),
+        }
+    }
+
+    pub fn movable_keys(&self) -> bool {
+        matches!(self.keys, KeyRule::NumKeys { .. })
+    }
+
+    /// Indexes of the key arguments in `args` (args[0] is the name), or an error text when the
+    /// arguments do not allow extracting them. `argc` and the numkeys argument are enough.
+    pub fn key_indexes<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Vec<usize>, KeysError> {
+        let argc = args.len();
+        match self.keys {
+            KeyRule::None => Ok(Vec::new()),
+            KeyRule::Range { first, last, step } => {
+                let first = first as usize;
+                let last = if last < 0 {
+                    argc as i64 + last as i64
+                } else {
+                    last as i64
+                };
+                if last < first as i64 || first >= argc {
+                    return Ok(Vec::new());
+                }
+                let last = (last as usize).min(argc - 1);
+                Ok((first..=last).step_by(step.max(1) as usize).collect())
+            }
+            KeyRule::NumKeys { numkeys, dest } => {
+                let n = args
+                    .get(numkeys)
+                    .and_then(|a| std::str::from_utf8(a.as_ref()).ok())
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or(KeysError::NumKeysNotInteger)?;
+                if n < 0 || numkeys as i64 + 1 + n > argc as i64 {
+                    return Err(KeysError::NumKeysOutOfRange);
+                }
+                let mut out = Vec::with_capacity(n as usize + 1);
+                out.extend(dest);
+                out.extend(numkeys + 1..numkeys + 1 + n as usize);
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// Why keys could not be extracted from a command's arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeysError {
+    #[error("numkeys is not an integer or out of range")]
+    NumKeysNotInteger,
+    #[error("Number of keys can't be greater than number of args")]
+    NumKeysOutOfRange,
+}
+
+/// Looks a command up by name, case-insensitively. Names are ASCII; anything longer than the
+/// longest command name cannot match.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut lower = [0u8; MAX_NAME];
+    let lower = lower.get_mut(..name.len())?;
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    index().get(&*lower).map(|&i| &COMMANDS[i])
+}
+
+/// Position of `spec` in [`COMMANDS`]: a dense id for per-command tables (handlers, stats).
+pub fn position(spec: &CommandSpec) -> usize {
+    index()[spec.name.as_bytes()]
+}
+
+const MAX_NAME: usize = 32;
+
+fn index() -> &'static std::collections::HashMap<&'static [u8], usize> {
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static [u8], usize>> =
+        std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                assert!(c.name.len() <= MAX_NAME, "command name too long: {}", c.name);
+                (c.name.as_bytes(), i)
+            })
+            .collect()
+    })
+}
+
+/// Looks a subcommand (`CONFIG GET`) up under its parent.
+pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
+    parent.subcommands.iter().find(|s| {
+        let short = s.name.rsplit('|').next().unwrap_or(s.name);
+        short.as_bytes().eq_ignore_ascii_case(sub)
+    })
+}
