@@ -102,7 +102,11 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     if spec.has(flags::ADMIN) {
         cats.push("@admin");
     }
-    cats.push(if spec.has(flags::FAST) { "@fast" } else { "@slow" });
+    cats.push(if spec.has(flags::FAST) {
+        "@fast"
+    } else {
+        "@slow"
+    });
     if spec.has(flags::BLOCKING) {
         cats.push("@blocking");
     }
@@ -232,7 +236,7 @@ fn list(opts: &[&[u8]], out: &mut ReplyBuf) {
         Filter::Module => false,
         Filter::AclCat(cat) => acl_categories(spec)
             .iter()
-            .any(|c| c[1..].as_bytes().eq_ignore_ascii_case(cat)),
+            .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(cat)),
         Filter::Pattern(pattern) => glob_match_nocase(pattern, spec.name.as_bytes()),
     };
     let names: Vec<&str> = COMMANDS
@@ -352,7 +356,9 @@ fn atoi(s: &[u8]) -> i64 {
     let n = digits
         .iter()
         .take_while(|d| d.is_ascii_digit())
-        .fold(0i64, |n, d| n.saturating_mul(10).saturating_add((d - b'0') as i64));
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add((d - b'0') as i64)
+        });
     if neg {
         -n
     } else {
@@ -439,7 +445,11 @@ fn glob(mut p: &[u8], mut s: &[u8], give_up: &mut bool) -> bool {
                         [] => break,
                         [start, b'-', end, ..] => {
                             // Swapped before lower-casing, as Redis does.
-                            let (lo, hi) = if start > end { (end, start) } else { (start, end) };
+                            let (lo, hi) = if start > end {
+                                (end, start)
+                            } else {
+                                (start, end)
+                            };
                             let (lo, hi) = (lo.to_ascii_lowercase(), hi.to_ascii_lowercase());
                             matched |= (lo..=hi).contains(&c);
                             p = &p[2..];
@@ -479,21 +489,337 @@ fn glob(mut p: &[u8], mut s: &[u8], give_up: &mut bool) -> bool {
 }
 
 #[cfg(test)]
-mod scratch_dump {
+mod tests {
+    use super::*;
+    use crate::resp::Protocol;
+
+    fn run(proto: Protocol, line: &str) -> String {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        let mut out = ReplyBuf::new(proto);
+        command_command(&args, &mut out);
+        String::from_utf8(out.buf.to_vec()).unwrap()
+    }
+
+    fn resp2(line: &str) -> String {
+        run(Protocol::Resp2, line)
+    }
+
     #[test]
-    #[ignore]
-    fn dump() {
-        let cases = std::fs::read_to_string("/tmp/rc/cases.txt").unwrap();
-        let mut all = String::new();
-        for line in cases.lines() {
-            let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
-            for proto in [crate::resp::Protocol::Resp2, crate::resp::Protocol::Resp3] {
-                let mut out = crate::resp::ReplyBuf::new(proto);
-                super::command_command(&args, &mut out);
-                all.push_str(&out.buf.iter().map(|b| format!("{b:02x}")).collect::<String>());
-                all.push('\n');
-            }
+    fn info_get_byte_exact() {
+        let entry = "*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+                     *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n";
+        assert_eq!(resp2("COMMAND INFO get"), format!("*1\r\n{entry}"));
+        assert_eq!(resp2("command info GET"), format!("*1\r\n{entry}"));
+        assert_eq!(
+            run(Protocol::Resp3, "COMMAND INFO get"),
+            "*1\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+             ~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~0\r\n~0\r\n"
+        );
+        // Unknown names answer null in their place.
+        assert_eq!(
+            resp2("COMMAND INFO nosuch get"),
+            format!("*2\r\n$-1\r\n{entry}")
+        );
+        assert!(run(Protocol::Resp3, "COMMAND INFO nosuch").starts_with("*1\r\n_\r\n"));
+    }
+
+    #[test]
+    fn info_of_movable_and_subcommands() {
+        assert_eq!(
+            resp2("COMMAND INFO zunionstore"),
+            "*1\r\n*10\r\n$11\r\nzunionstore\r\n:-4\r\n*3\r\n+write\r\n+denyoom\r\n+movablekeys\r\n\
+             :1\r\n:1\r\n:1\r\n*3\r\n+@write\r\n+@sortedset\r\n+@slow\r\n*0\r\n*0\r\n*0\r\n"
+        );
+        assert_eq!(
+            resp2("COMMAND INFO config|get"),
+            "*1\r\n*10\r\n$10\r\nconfig|get\r\n:-3\r\n*4\r\n+admin\r\n+noscript\r\n+loading\r\n\
+             +stale\r\n:0\r\n:0\r\n:0\r\n*3\r\n+@admin\r\n+@slow\r\n+@dangerous\r\n*0\r\n*0\r\n*0\r\n"
+        );
+        // A container lists its subcommands as full entries.
+        let object = resp2("COMMAND INFO object");
+        assert!(object.starts_with(
+            "*1\r\n*10\r\n$6\r\nobject\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*5\r\n\
+             *10\r\n$15\r\nobject|encoding\r\n:3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n"
+        ));
+        assert_eq!(
+            resp2("COMMAND INFO get|x config|get|x"),
+            "*2\r\n$-1\r\n$-1\r\n"
+        );
+    }
+
+    #[test]
+    fn all_commands_and_count() {
+        assert_eq!(resp2("COMMAND COUNT"), format!(":{}\r\n", COMMANDS.len()));
+        for line in ["COMMAND", "COMMAND INFO"] {
+            let all = resp2(line);
+            assert!(all.starts_with(&format!("*{}\r\n*10\r\n$3\r\nget\r\n", COMMANDS.len())));
         }
-        std::fs::write("/tmp/rc/ours.txt", all).unwrap();
+    }
+
+    #[test]
+    fn getkeys_byte_exact() {
+        let cases = [
+            ("get k", "*1\r\n$1\r\nk\r\n"),
+            ("mset a 1 b 2", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("mset a 1 b", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("blpop a b 0", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            (
+                "zunionstore dst 2 a b weights 1 2",
+                "*3\r\n$3\r\ndst\r\n$1\r\na\r\n$1\r\nb\r\n",
+            ),
+            // Not a strict integer: Redis falls back to atoi and lists the destination last.
+            (
+                "zunionstore dst 02 a b",
+                "*3\r\n$1\r\na\r\n$1\r\nb\r\n$3\r\ndst\r\n",
+            ),
+            (
+                "lmpop 3 a b left",
+                "*3\r\n$1\r\na\r\n$1\r\nb\r\n$4\r\nleft\r\n",
+            ),
+            ("blmpop 0 2 a b left", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("bzmpop 0 1 a min", "*1\r\n$1\r\na\r\n"),
+            ("sintercard 2 a b limit 3", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("object encoding k", "*1\r\n$1\r\nk\r\n"),
+            ("MEMORY usage k samples 5", "*1\r\n$1\r\nk\r\n"),
+            ("watch a b", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("nosuch a", "-ERR Invalid command specified\r\n"),
+            ("object nosuch k", "-ERR Invalid command specified\r\n"),
+            (
+                "get a b",
+                "-ERR Invalid number of arguments specified for command\r\n",
+            ),
+            (
+                "lmpop 1 a",
+                "-ERR Invalid number of arguments specified for command\r\n",
+            ),
+            ("ping x", "-ERR The command has no key arguments\r\n"),
+            ("object help", "-ERR The command has no key arguments\r\n"),
+            ("publish c m", "-ERR The command has no key arguments\r\n"),
+            ("spublish c m", "-ERR The command has no key arguments\r\n"),
+            (
+                "ssubscribe a b",
+                "-ERR The command has no key arguments\r\n",
+            ),
+            (
+                "zunionstore dst abc a",
+                "-ERR Invalid arguments specified for command\r\n",
+            ),
+            (
+                "zunionstore dst 5 a",
+                "-ERR Invalid arguments specified for command\r\n",
+            ),
+            (
+                "zunionstore dst 0 a",
+                "-ERR Invalid arguments specified for command\r\n",
+            ),
+            (
+                "zunionstore dst -1 a",
+                "-ERR Invalid arguments specified for command\r\n",
+            ),
+            (
+                "lmpop 4 a b left",
+                "-ERR Invalid arguments specified for command\r\n",
+            ),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(resp2(&format!("COMMAND GETKEYS {cmd}")), want, "{cmd}");
+        }
+        assert_eq!(
+            resp2("COMMAND GETKEYS get"),
+            "-ERR wrong number of arguments for 'command|getkeys' command\r\n"
+        );
+    }
+
+    #[test]
+    fn subcommand_errors() {
+        assert_eq!(
+            resp2("COMMAND xyZ"),
+            "-ERR unknown subcommand 'xyZ'. Try COMMAND HELP.\r\n"
+        );
+        assert_eq!(
+            resp2("COMMAND COUNT x"),
+            "-ERR wrong number of arguments for 'command|count' command\r\n"
+        );
+        assert_eq!(
+            resp2("COMMAND HELP x"),
+            "-ERR wrong number of arguments for 'command|help' command\r\n"
+        );
+    }
+
+    #[test]
+    fn list_and_filters() {
+        let names = |line: &str| -> Vec<String> {
+            let reply = resp2(line);
+            reply
+                .split("\r\n")
+                .skip(2)
+                .step_by(2)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        let all = names("COMMAND LIST");
+        assert_eq!(
+            all.len(),
+            COMMANDS
+                .iter()
+                .map(|c| 1 + c.subcommands.len())
+                .sum::<usize>()
+        );
+        assert!(all.iter().any(|n| n == "config|get"));
+        assert_eq!(names("COMMAND LIST FILTERBY PATTERN GE?"), ["get"]);
+        assert_eq!(
+            names("COMMAND LIST FILTERBY PATTERN config|*e*"),
+            [
+                "config|get",
+                "config|set",
+                "config|resetstat",
+                "config|help"
+            ]
+        );
+        let hash = names("COMMAND LIST FILTERBY ACLCAT HASH");
+        assert_eq!(hash.len(), 16);
+        assert!(hash.iter().all(|n| n.starts_with('h')));
+        assert_eq!(
+            names("COMMAND LIST filterby aclcat dangerous"),
+            [
+                "keys",
+                "restore",
+                "flushdb",
+                "flushall",
+                "info",
+                "config|get",
+                "config|set",
+                "config|resetstat",
+                "client|list",
+                "client|kill",
+                "client|no-evict",
+            ]
+        );
+        assert_eq!(resp2("COMMAND LIST FILTERBY MODULE x"), "*0\r\n");
+        assert_eq!(resp2("COMMAND LIST FILTERBY ACLCAT nosuch"), "*0\r\n");
+        for bad in [
+            "COMMAND LIST foo",
+            "COMMAND LIST FILTERBY x y",
+            "COMMAND LIST FILTERBY PATTERN",
+            "COMMAND LIST FILTERBY MODULE x extra",
+            "COMMAND LIST FILTERBY PATTERN z* FILTERBY ACLCAT hash",
+        ] {
+            assert_eq!(resp2(bad), "-ERR syntax error\r\n", "{bad}");
+        }
+    }
+
+    #[test]
+    fn docs_shape() {
+        assert_eq!(
+            resp2("COMMAND DOCS get nosuch"),
+            "*2\r\n$3\r\nget\r\n*8\r\n$7\r\nsummary\r\n$22\r\nGet the value of a key\r\n\
+             $5\r\nsince\r\n$5\r\n1.0.0\r\n$5\r\ngroup\r\n$6\r\nstring\r\n\
+             $10\r\ncomplexity\r\n$4\r\nO(1)\r\n"
+        );
+        assert_eq!(resp2("COMMAND DOCS nosuch"), "*0\r\n");
+        assert_eq!(run(Protocol::Resp3, "COMMAND DOCS nosuch"), "%0\r\n");
+        let config = run(Protocol::Resp3, "COMMAND DOCS config");
+        assert!(config.starts_with("%1\r\n$6\r\nconfig\r\n%5\r\n$7\r\nsummary\r\n"));
+        assert!(config.contains("$11\r\nsubcommands\r\n%4\r\n$10\r\nconfig|get\r\n%4\r\n"));
+        let all = run(Protocol::Resp3, "COMMAND DOCS");
+        assert!(all.starts_with(&format!("%{}\r\n$3\r\nget\r\n", COMMANDS.len())));
+    }
+
+    #[test]
+    fn every_row_has_docs() {
+        for spec in COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c).chain(c.subcommands))
+        {
+            let d = doc(spec.name).unwrap_or_else(|| panic!("no docs for {}", spec.name));
+            assert!(
+                !d.summary.is_empty() && !d.since.is_empty(),
+                "{}",
+                spec.name
+            );
+        }
+        for d in DOCS {
+            assert!(
+                lookup_fullname(d.name.as_bytes()).is_some(),
+                "docs for unknown {}",
+                d.name
+            );
+        }
+    }
+
+    #[test]
+    fn help_lists_subcommands() {
+        let help = resp2("COMMAND HELP");
+        assert!(help.starts_with(
+            "*19\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+        ));
+        assert!(help.ends_with("+HELP\r\n+    Prints this help.\r\n"));
+    }
+
+    #[test]
+    fn acl_categories_like_redis() {
+        let cats = |name: &str| acl_categories(lookup_fullname(name.as_bytes()).unwrap());
+        assert_eq!(cats("get"), ["@read", "@string", "@fast"]);
+        assert_eq!(cats("del"), ["@keyspace", "@write", "@slow"]);
+        assert_eq!(cats("keys"), ["@keyspace", "@read", "@slow", "@dangerous"]);
+        assert_eq!(
+            cats("bzpopmin"),
+            ["@write", "@sortedset", "@fast", "@blocking"]
+        );
+        assert_eq!(cats("watch"), ["@fast", "@transaction"]);
+        assert_eq!(cats("info"), ["@slow", "@dangerous"]);
+        assert_eq!(cats("time"), ["@fast"]);
+        assert_eq!(cats("publish"), ["@pubsub", "@fast"]);
+        assert_eq!(cats("command"), ["@slow", "@connection"]);
+        assert_eq!(cats("object"), ["@slow"]);
+        assert_eq!(cats("object|help"), ["@keyspace", "@slow"]);
+        assert_eq!(cats("memory|usage"), ["@read", "@slow"]);
+        assert_eq!(cats("pubsub|help"), ["@slow"]);
+        assert_eq!(
+            cats("client|list"),
+            ["@admin", "@slow", "@dangerous", "@connection"]
+        );
+        assert_eq!(cats("cluster|slots"), ["@slow"]);
+    }
+
+    #[test]
+    fn private_bits_are_not_reported() {
+        assert_eq!(
+            flag_names(lookup(b"ping").unwrap()),
+            ["fast"],
+            "KEYLESS and PUBSUB_CONTEXT stay private"
+        );
+        assert_eq!(
+            flag_names(lookup(b"blmpop").unwrap()),
+            ["write", "blocking", "movablekeys"]
+        );
+        assert_eq!(
+            flag_names(lookup(b"quit").unwrap()),
+            [
+                "noscript",
+                "loading",
+                "stale",
+                "fast",
+                "no_auth",
+                "allow_busy"
+            ]
+        );
+    }
+
+    #[test]
+    fn glob_like_redis() {
+        let m = |p: &str, s: &str| glob_match_nocase(p.as_bytes(), s.as_bytes());
+        assert!(m("*", "anything"));
+        assert!(m("GE?", "get"));
+        assert!(m("h[a-g]*", "hget"));
+        assert!(!m("h[^a-g]*", "hget"));
+        assert!(m("config\\|get", "config|get"));
+        assert!(m("[c-a]*", "bitop"));
+        assert!(!m("[Z-a]*", "z"));
+        assert!(!m("z*[", "zadd"));
+        assert!(!m("a*b", "acc"));
+        // Many stars against a name that does not match: no exponential search.
+        assert!(!m(&"*a".repeat(40), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"));
     }
 }

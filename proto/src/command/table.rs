@@ -509,3 +509,208 @@ pub(super) static DOCS: &[CommandDoc] = &[
     doc("readonly", "3.0.0", "cluster", "O(1)", "Enables read queries for a connection to a cluster replica node"),
     doc("readwrite", "3.0.0", "cluster", "O(1)", "Disables read queries for a connection to a cluster replica node"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::super::{lookup, lookup_sub, position, KeysError};
+    use super::*;
+
+    fn all_rows() -> impl Iterator<Item = &'static CommandSpec> {
+        COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c).chain(c.subcommands))
+    }
+
+    fn get(name: &str) -> &'static CommandSpec {
+        lookup(name.as_bytes()).unwrap_or_else(|| panic!("{name} missing"))
+    }
+
+    #[test]
+    fn spot_checks_against_redis_7() {
+        let g = get("get");
+        assert_eq!((g.arity, g.flags & !KEYLESS), (2, READONLY | FAST));
+        assert_eq!(g.key_positions(), (1, 1, 1));
+        let s = get("set");
+        assert_eq!((s.arity, s.flags), (-3, WRITE | DENYOOM));
+        assert_eq!(get("del").arity, -2);
+        assert_eq!(get("mget").key_positions(), (1, -1, 1));
+        assert_eq!(get("mset").key_positions(), (1, -1, 2));
+        assert_eq!(get("blpop").key_positions(), (1, -2, 1));
+        assert_eq!(get("bzpopmax").key_positions(), (1, -2, 1));
+        let z = get("zunionstore");
+        assert!(z.movable_keys());
+        assert_eq!(
+            z.keys,
+            KeyRule::NumKeys {
+                numkeys: 2,
+                dest: Some(1)
+            }
+        );
+        assert_eq!(z.key_positions(), (1, 1, 1));
+        assert_eq!(
+            get("blmpop").keys,
+            KeyRule::NumKeys {
+                numkeys: 2,
+                dest: None
+            }
+        );
+        assert_eq!(
+            get("bzmpop").keys,
+            KeyRule::NumKeys {
+                numkeys: 2,
+                dest: None
+            }
+        );
+        assert_eq!(
+            get("lmpop").keys,
+            KeyRule::NumKeys {
+                numkeys: 1,
+                dest: None
+            }
+        );
+        assert_eq!(get("blmpop").key_positions(), (0, 0, 0));
+        assert!(get("blmpop").has(BLOCKING));
+        let config = get("config");
+        let config_get = lookup_sub(config, b"GET").unwrap();
+        assert_eq!((config_get.name, config_get.arity), ("config|get", -3));
+        assert!(config_get.has(ADMIN));
+        assert_eq!(lookup_sub(get("command"), b"getkeys").unwrap().arity, -4);
+        let encoding = lookup_sub(get("object"), b"encoding").unwrap();
+        assert_eq!(encoding.key_positions(), (2, 2, 1));
+        assert_eq!(get("ssubscribe").key_positions(), (1, -1, 1));
+        assert_eq!(get("spublish").key_positions(), (1, 1, 1));
+        assert_eq!(get("publish").keys, KeyRule::None);
+    }
+
+    #[test]
+    fn lookup_ignores_case() {
+        for name in ["get", "GET", "Get", "zUnIoNsToRe"] {
+            let spec = lookup(name.as_bytes()).unwrap();
+            assert!(spec.name.eq_ignore_ascii_case(name));
+        }
+        assert!(lookup(b"nosuch").is_none());
+        assert!(lookup(b"").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+        assert_eq!(
+            lookup_sub(get("client"), b"No-Evict").unwrap().name,
+            "client|no-evict"
+        );
+        for (i, spec) in COMMANDS.iter().enumerate() {
+            assert_eq!(position(spec), i);
+        }
+    }
+
+    #[test]
+    fn names_unique_and_lower_case() {
+        let mut seen = std::collections::HashSet::new();
+        for spec in all_rows() {
+            assert!(seen.insert(spec.name), "duplicate {}", spec.name);
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase());
+        }
+        for parent in COMMANDS {
+            assert!(!parent.name.contains('|'));
+            for sub in parent.subcommands {
+                let (p, s) = sub.name.split_once('|').expect("parent|sub");
+                assert_eq!(p, parent.name);
+                assert!(!s.is_empty() && sub.subcommands.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn routing_follows_keys() {
+        for spec in all_rows() {
+            let containers_keys = spec.subcommands.iter().any(|s| s.keys != KeyRule::None);
+            let keyed = spec.keys != KeyRule::None || containers_keys;
+            assert_eq!(keyed, spec.routing == Routing::ByKey, "{}", spec.name);
+            assert_eq!(keyed, !spec.has(KEYLESS), "{}", spec.name);
+            assert!(spec.arity != 0, "{}", spec.name);
+            assert!(
+                !(spec.has(READONLY) && spec.has(WRITE)),
+                "{} is both read and write",
+                spec.name
+            );
+        }
+        for name in ["dbsize", "flushdb", "flushall", "keys", "scan"] {
+            assert_eq!(get(name).routing, Routing::AllNodes, "{name}");
+        }
+        for name in ["randomkey", "time", "publish"] {
+            assert_eq!(get(name).routing, Routing::AnyNode, "{name}");
+        }
+        for name in [
+            "ping",
+            "hello",
+            "auth",
+            "multi",
+            "exec",
+            "subscribe",
+            "cluster",
+            "asking",
+        ] {
+            assert_eq!(get(name).routing, Routing::Local, "{name}");
+        }
+        assert_eq!(get("watch").routing, Routing::ByKey);
+    }
+
+    #[test]
+    fn pubsub_context_commands() {
+        let allowed: Vec<_> = COMMANDS
+            .iter()
+            .filter(|c| c.has(PUBSUB_CONTEXT))
+            .map(|c| c.name)
+            .collect();
+        let mut want = [
+            "subscribe",
+            "ssubscribe",
+            "unsubscribe",
+            "sunsubscribe",
+            "psubscribe",
+            "punsubscribe",
+            "ping",
+            "quit",
+            "reset",
+        ];
+        let mut got = allowed.clone();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn key_indexes_of_movable_commands() {
+        let idx = |line: &str| {
+            let args: Vec<&str> = line.split(' ').collect();
+            get(args[0]).key_indexes(&args)
+        };
+        assert_eq!(idx("mset a 1 b 2"), Ok(vec![1, 3]));
+        assert_eq!(idx("zunionstore dst 2 a b weights 1 2"), Ok(vec![1, 3, 4]));
+        assert_eq!(idx("blmpop 0 2 a b left count 1"), Ok(vec![3, 4]));
+        assert_eq!(idx("bzmpop 0.5 1 a min"), Ok(vec![3]));
+        assert_eq!(idx("sintercard 2 a b"), Ok(vec![2, 3]));
+        assert_eq!(idx("blpop a b 0"), Ok(vec![1, 2]));
+        assert_eq!(
+            idx("zunionstore dst x a"),
+            Err(KeysError::NumKeysNotInteger)
+        );
+        assert_eq!(idx("blmpop 0 3 a b"), Err(KeysError::NumKeysOutOfRange));
+    }
+
+    #[test]
+    fn families_sorted_by_group() {
+        for (name, group) in [
+            ("get", "string"),
+            ("del", "keyspace"),
+            ("hset", "hash"),
+            ("lpush", "list"),
+            ("sadd", "set"),
+            ("zadd", "sortedset"),
+            ("multi", "transaction"),
+            ("publish", "pubsub"),
+            ("ping", "connection"),
+            ("config", "server"),
+            ("cluster", "cluster"),
+        ] {
+            assert_eq!(get(name).group, group, "{name}");
+        }
+    }
+}
