@@ -1,6 +1,7 @@
 //! One client connection: read what is available, parse every complete request, execute them
 //! in order into one output buffer, write once. Pipelining is the common case.
 
+use crate::blocking::{BlockRequest, Blocked};
 use crate::cmd;
 use crate::server::Server;
 use autocache_proto::resp::{Limits, Parsed, Protocol, ReplyBuf, RequestParser};
@@ -91,6 +92,10 @@ pub struct ClientState {
     /// to any of them sets.
     pub watched: Vec<(Box<[u8]>, u64)>,
     pub watch_flag: crate::db::WatchFlag,
+    /// Set by a blocking command that found nothing; the connection then parks.
+    pub block: Option<BlockRequest>,
+    /// The parked command, while blocked.
+    pub blocked: Option<Blocked>,
 }
 
 impl ClientState {
@@ -103,6 +108,8 @@ impl ClientState {
             multi_error: false,
             watched: Vec::new(),
             watch_flag: Arc::new(AtomicBool::new(false)),
+            block: None,
+            blocked: None,
         }
     }
 }
@@ -144,19 +151,39 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr)
             } else {
                 Duration::from_secs(timeout)
             };
-            tokio::select! {
-                n = stream.read_buf(&mut inbuf) => {
-                    if n? == 0 {
-                        return Ok(());
-                    }
+            if let Some(blocked) = state.blocked.take() {
+                if !out.is_empty() {
+                    stream.write_all(&out.buf).await?;
+                    out.buf.clear();
                 }
-                _ = handle.kill.notified() => return Ok(()),
-                _ = stop.changed() => return Ok(()),
-                _ = tokio::time::sleep(idle_limit.saturating_sub(handle.idle())), if timeout > 0 => {
-                    if handle.idle() >= idle_limit {
-                        return Ok(());
+                let served = wait_blocked(
+                    &server,
+                    &mut state,
+                    blocked,
+                    &mut stream,
+                    &mut inbuf,
+                    &mut out,
+                    &mut stop,
+                )
+                .await?;
+                if !served {
+                    return Ok(());
+                }
+            } else {
+                tokio::select! {
+                    n = stream.read_buf(&mut inbuf) => {
+                        if n? == 0 {
+                            return Ok(());
+                        }
                     }
-                    continue;
+                    _ = handle.kill.notified() => return Ok(()),
+                    _ = stop.changed() => return Ok(()),
+                    _ = tokio::time::sleep(idle_limit.saturating_sub(handle.idle())), if timeout > 0 => {
+                        if handle.idle() >= idle_limit {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                 }
             }
             server
@@ -193,7 +220,66 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr)
     if let Err(e) = result {
         tracing::debug!(client = handle.id, "connection closed: {e}");
     }
+    if let Some(mut b) = state.blocked.take() {
+        b.unregister(&server);
+    }
     cmd::transaction::unwatch_all(&server, &mut state);
+}
+
+/// Parks a blocked command until a write to one of its keys lets it through (its reply is
+/// then in `out`), its timeout passes (the null reply is in `out`), or the connection must
+/// close (returns false). Input arriving meanwhile is buffered, not executed.
+async fn wait_blocked(
+    server: &Server,
+    state: &mut ClientState,
+    mut blocked: Blocked,
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    out: &mut ReplyBuf,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<bool> {
+    blocked.register(server);
+    let handle = state.handle.clone();
+    // Re-run once right after joining the queues: a write may have landed in between.
+    let mut woken = true;
+    loop {
+        if woken {
+            cmd::execute(server, state, out, &blocked.request.as_request());
+            if state.block.take().is_none() {
+                blocked.unregister(server);
+                return Ok(true);
+            }
+        }
+        let deadline = blocked.deadline;
+        let sleep_until = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = blocked.waiter.notify.notified() => woken = true,
+            _ = tokio::time::sleep_until(sleep_until.into()), if deadline.is_some() => {
+                if Instant::now() >= sleep_until {
+                    blocked.unregister(server);
+                    blocked.reply.write(out);
+                    return Ok(true);
+                }
+                woken = false;
+            }
+            n = stream.read_buf(inbuf) => {
+                let qlimit = server.settings.client_query_buffer_limit.load(Relaxed) as usize;
+                if n? == 0 || inbuf.len() > qlimit {
+                    blocked.unregister(server);
+                    return Ok(false);
+                }
+                woken = false;
+            }
+            _ = handle.kill.notified() => {
+                blocked.unregister(server);
+                return Ok(false);
+            }
+            _ = stop.changed() => {
+                blocked.unregister(server);
+                return Ok(false);
+            }
+        }
+    }
 }
 
 fn limits(server: &Server) -> Limits {
@@ -219,6 +305,9 @@ fn process(
                 if !request.is_empty() {
                     cmd::execute(server, state, out, &request);
                     executed += 1;
+                    if let Some(block) = state.block.take() {
+                        state.blocked = Some(Blocked::new(block, request.to_owned()));
+                    }
                 }
                 consumed
             }
@@ -230,7 +319,7 @@ fn process(
             }
         };
         inbuf.advance(consumed);
-        if state.close {
+        if state.close || state.blocked.is_some() {
             break;
         }
     }

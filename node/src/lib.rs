@@ -4,6 +4,7 @@
 //! shutdown future completes; the `autocache-node` binary and the tests both start it.
 #![deny(unsafe_code)]
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

@@ -23,7 +23,7 @@ pub struct Stats {
     pub rejected_connections: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
-    pub expired_stale_perc: AtomicU64,
+    pub blocked_clients: AtomicU64,
     pub commands: Box<[CommandStats]>,
 }
 

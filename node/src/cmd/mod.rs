@@ -35,7 +35,35 @@ impl Ctx<'_, '_> {
     pub fn resp3(&self) -> bool {
         self.out.proto == Protocol::Resp3
     }
+
+    /// Inside EXEC (every shard held): blocking commands must not block.
+    pub fn in_exec(&self) -> bool {
+        matches!(self.db, Db::Held(_))
+    }
+
+    /// Called by a blocking command that has nothing to serve now: the connection parks on
+    /// `keys` and re-runs the request when one of them is written, or answers `reply` when
+    /// `timeout` (None = forever) passes. Inside MULTI/EXEC it answers `reply` at once.
+    pub fn block(
+        &mut self,
+        keys: &[&[u8]],
+        timeout: Option<std::time::Duration>,
+        reply: TimeoutReply,
+    ) -> CmdResult {
+        if self.in_exec() {
+            reply.write(self.out);
+            return Ok(());
+        }
+        self.client.block = Some(crate::blocking::BlockRequest {
+            keys: keys.iter().map(|&k| k.into()).collect(),
+            timeout,
+            reply,
+        });
+        Ok(())
+    }
 }
+
+pub use crate::blocking::{parse_timeout, TimeoutReply};
 
 pub type CmdResult = Result<(), CmdError>;
 pub type Handler = fn(&mut Ctx<'_, '_>, &Request<'_>) -> CmdResult;

@@ -10,7 +10,7 @@ pub mod evict;
 mod shard;
 
 pub use entry::{Entry, Kind, Lru};
-pub use shard::{Shard, ShardStats, SlotTable, WatchFlag};
+pub use shard::{Shard, ShardStats, SlotTable, Waiter, WatchFlag};
 
 use autocache_proto::slot::{key_slot, SLOT_COUNT};
 use parking_lot::{Mutex, MutexGuard};

@@ -10,6 +10,14 @@ use std::sync::Arc;
 /// Set when a watched key is modified; EXEC then aborts.
 pub type WatchFlag = Arc<AtomicBool>;
 
+/// A client blocked on keys (BLPOP & co). A write to one of its keys wakes the first waiter
+/// of that key, which re-runs its command; waiters of a key are served first come, first
+/// served.
+#[derive(Debug, Default)]
+pub struct Waiter {
+    pub notify: tokio::sync::Notify,
+}
+
 /// One slot's keys.
 #[derive(Default)]
 pub struct SlotTable {
@@ -53,6 +61,7 @@ pub struct Shard {
     keys: usize,
     volatile: usize,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
+    blocked: HashMap<Box<[u8]>, std::collections::VecDeque<Arc<Waiter>>>,
 }
 
 impl Shard {
@@ -65,6 +74,7 @@ impl Shard {
             keys: 0,
             volatile: 0,
             watched: HashMap::new(),
+            blocked: HashMap::new(),
         }
     }
 
@@ -292,14 +302,38 @@ impl Shard {
         }
     }
 
+    /// Queues a blocked client on `key` (behind those already waiting).
+    pub fn block(&mut self, key: &[u8], waiter: Arc<Waiter>) {
+        self.blocked.entry(key.into()).or_default().push_back(waiter);
+    }
+
+    /// Removes a blocked client from `key`'s queue; the new first waiter, if any, is woken
+    /// so that what is left in the key can serve it.
+    pub fn unblock(&mut self, key: &[u8], waiter: &Arc<Waiter>) {
+        let Some(q) = self.blocked.get_mut(key) else {
+            return;
+        };
+        q.retain(|w| !Arc::ptr_eq(w, waiter));
+        match q.front() {
+            Some(next) => next.notify.notify_one(),
+            None => {
+                self.blocked.remove(key);
+            }
+        }
+    }
+
     /// The write hook: every change to `key` passes here.
     pub fn touched(&mut self, key: &[u8]) {
-        if self.watched.is_empty() {
-            return;
+        if !self.watched.is_empty() {
+            if let Some(flags) = self.watched.get(key) {
+                for f in flags {
+                    f.store(true, Ordering::Release);
+                }
+            }
         }
-        if let Some(flags) = self.watched.get(key) {
-            for f in flags {
-                f.store(true, Ordering::Release);
+        if !self.blocked.is_empty() {
+            if let Some(first) = self.blocked.get(key).and_then(|q| q.front()) {
+                first.notify.notify_one();
             }
         }
     }
