@@ -53,7 +53,7 @@ test: test-deps fmt clippy
 
 # Node vs redis-server, same client, same box (see BENCHMARKS.md).
 bench-node: release test-deps
-	bash scripts/bench-node.sh
+	python3 scripts/bench_node.py --write
 
 clean:
 	$(CARGO) clean
