@@ -96,6 +96,7 @@ pub struct ClientState {
     pub block: Option<BlockRequest>,
     /// The parked command, while blocked.
     pub blocked: Option<Blocked>,
+    pub subs: cmd::pubsub::Subscriptions,
 }
 
 impl ClientState {
@@ -110,6 +111,7 @@ impl ClientState {
             watch_flag: Arc::new(AtomicBool::new(false)),
             block: None,
             blocked: None,
+            subs: Default::default(),
         }
     }
 }
@@ -178,6 +180,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr)
                     }
                     _ = handle.kill.notified() => return Ok(()),
                     _ = stop.changed() => return Ok(()),
+                    _ = subscriber_ready(&state) => {}
                     _ = tokio::time::sleep(idle_limit.saturating_sub(handle.idle())), if timeout > 0 => {
                         if handle.idle() >= idle_limit {
                             return Ok(());
@@ -192,6 +195,13 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr)
                 .fetch_add(inbuf.len() as u64, Relaxed);
             parser.set_limits(limits(&server));
             process(&server, &mut state, &mut parser, &mut inbuf, &mut out);
+            if let Some(outbox) = &state.subs.outbox {
+                if outbox.overflowed() {
+                    return Ok(());
+                }
+                let messages = outbox.take();
+                out.buf.extend_from_slice(&messages);
+            }
             if !out.is_empty() {
                 stream.write_all(&out.buf).await?;
                 server
@@ -224,6 +234,15 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr)
         b.unregister(&server);
     }
     cmd::transaction::unwatch_all(&server, &mut state);
+    cmd::pubsub::unsubscribe_all(&server, &mut state);
+}
+
+/// Resolves when messages wait in this subscriber's outbox (never for non-subscribers).
+async fn subscriber_ready(state: &ClientState) {
+    match &state.subs.outbox {
+        Some(o) => o.ready.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Parks a blocked command until a write to one of its keys lets it through (its reply is

@@ -193,6 +193,13 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
         out.error("NOAUTH Authentication required.");
         return;
     }
+    if client.subs.active() && out.proto == Protocol::Resp2 && !spec.has(flags::PUBSUB_CONTEXT) {
+        out.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+        return;
+    }
     if client.multi.is_some() && !transaction::runs_inside_multi(spec) {
         transaction::queue(client, out, spec, req);
         return;

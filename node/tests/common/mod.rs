@@ -106,15 +106,13 @@ impl Raw {
     pub async fn read_exact_len(&mut self, n: usize) -> Vec<u8> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.buf.len() < n {
-            let mut chunk = [0u8; 65536];
-            let read = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf))
                 .await
                 .expect("timed out waiting for a reply")
                 .expect("read");
             if read == 0 {
                 break;
             }
-            self.buf.extend_from_slice(&chunk[..read]);
         }
         let take = n.min(self.buf.len());
         self.buf.drain(..take).collect()
@@ -138,7 +136,7 @@ impl Raw {
 
     /// Waits until the server closes the connection (EOF), failing after 5 s.
     pub async fn expect_closed(&mut self) {
-        let mut chunk = [0u8; 1024];
+        let mut chunk = vec![0u8; 1024];
         loop {
             let read = tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk))
                 .await
