@@ -1,0 +1,596 @@
+//! String commands against the real server: exact replies and error texts (Redis 7.0).
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+const OK: &[u8] = b"+OK\r\n";
+const NIL: &[u8] = b"$-1\r\n";
+const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
+const WRONGTYPE: &[u8] = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
+const NOT_FLOAT: &[u8] = b"-ERR value is not a valid float\r\n";
+
+fn bulk(s: &str) -> Vec<u8> {
+    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
+}
+
+fn int(n: i64) -> Vec<u8> {
+    format!(":{n}\r\n").into_bytes()
+}
+
+fn err(msg: &str) -> Vec<u8> {
+    format!("-{msg}\r\n").into_bytes()
+}
+
+/// Reads one complete reply (any RESP2/RESP3 type) and returns its bytes.
+async fn read_reply(c: &mut Raw) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pending = 1i64;
+    while pending > 0 {
+        pending -= 1;
+        let start = out.len();
+        loop {
+            out.extend(c.read_exact_len(1).await);
+            if out.ends_with(b"\r\n") {
+                break;
+            }
+        }
+        let line = String::from_utf8_lossy(&out[start + 1..out.len() - 2]).to_string();
+        let n: i64 = line.parse().unwrap_or(0);
+        match out[start] {
+            b'*' | b'~' | b'>' => pending += n.max(0),
+            b'%' => pending += 2 * n,
+            b'|' => pending += 2 * n + 1,
+            b'$' | b'=' | b'!' if n >= 0 => out.extend(c.read_exact_len(n as usize + 2).await),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Sends a command and returns its integer reply.
+async fn int_of(c: &mut Raw, args: &[&str]) -> i64 {
+    c.cmd(args).await;
+    let r = read_reply(c).await;
+    let s = String::from_utf8_lossy(&r).to_string();
+    s.strip_prefix(':')
+        .and_then(|v| v.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("{args:?}: not an integer reply: {s:?}"))
+}
+
+async fn ttl_ms(c: &mut Raw, key: &str) -> i64 {
+    int_of(c, &["PTTL", key]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_and_set_basics() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["GET", "k"], NIL).await;
+    c.call(&["SET", "k", "v"], OK).await;
+    c.call(&["GET", "k"], &bulk("v")).await;
+    c.call(&["SET", "k", ""], OK).await;
+    c.call(&["GET", "k"], b"$0\r\n\r\n").await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["GET", "list"], WRONGTYPE).await;
+    c.call(&["SET", "list", "now a string"], OK).await;
+    c.call(&["GET", "list"], &bulk("now a string")).await;
+    c.call(
+        &["SET", "k"],
+        &err("ERR wrong number of arguments for 'set' command"),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_nx_xx_get_matrix() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["SET", "k", "1", "XX"], NIL).await;
+    c.call(&["EXISTS", "k"], b":0\r\n").await;
+    c.call(&["SET", "k", "1", "nx"], OK).await;
+    c.call(&["SET", "k", "2", "NX"], NIL).await;
+    c.call(&["GET", "k"], &bulk("1")).await;
+    c.call(&["SET", "k", "2", "xX"], OK).await;
+    c.call(&["GET", "k"], &bulk("2")).await;
+    // GET returns the old value whatever happens next.
+    c.call(&["SET", "k", "3", "GET"], &bulk("2")).await;
+    c.call(&["SET", "new", "x", "GET"], NIL).await;
+    c.call(&["GET", "new"], &bulk("x")).await;
+    c.call(&["SET", "k", "4", "NX", "GET"], &bulk("3")).await;
+    c.call(&["GET", "k"], &bulk("3")).await;
+    c.call(&["SET", "absent", "4", "XX", "GET"], NIL).await;
+    c.call(&["EXISTS", "absent"], b":0\r\n").await;
+    c.call(&["SET", "k", "5", "GET", "GET"], &bulk("3")).await;
+    c.call(&["SET", "k", "3", "GET"], &bulk("5")).await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["SET", "list", "x", "GET"], WRONGTYPE).await;
+    c.call(&["TYPE", "list"], b"+list\r\n").await;
+    // Conflicting or unknown options.
+    c.call(&["SET", "k", "v", "NX", "XX"], SYNTAX).await;
+    c.call(&["SET", "k", "v", "XX", "NX"], SYNTAX).await;
+    c.call(&["SET", "k", "v", "EX", "10", "PX", "100"], SYNTAX)
+        .await;
+    c.call(&["SET", "k", "v", "PX", "100", "EXAT", "100"], SYNTAX)
+        .await;
+    c.call(&["SET", "k", "v", "EXAT", "100", "PXAT", "100"], SYNTAX)
+        .await;
+    c.call(&["SET", "k", "v", "EX", "10", "KEEPTTL"], SYNTAX)
+        .await;
+    c.call(&["SET", "k", "v", "KEEPTTL", "PX", "10"], SYNTAX)
+        .await;
+    c.call(&["SET", "k", "v", "EX"], SYNTAX).await;
+    c.call(&["SET", "k", "v", "PERSIST"], SYNTAX).await;
+    c.call(&["SET", "k", "v", "FOO"], SYNTAX).await;
+    c.call(&["GET", "k"], &bulk("3")).await;
+    // The same expiry option twice: the last one wins.
+    c.call(&["SET", "k", "v", "EX", "10", "EX", "1000"], OK)
+        .await;
+    assert!(ttl_ms(&mut c, "k").await > 10_000);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_expiry_options_and_errors() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    let invalid = err("ERR invalid expire time in 'set' command");
+    for (opt, v) in [
+        ("EX", "0"),
+        ("EX", "-1"),
+        ("PX", "0"),
+        ("EXAT", "0"),
+        ("PXAT", "-5"),
+        ("EX", "9223372036854775807"),
+        ("EX", "9223372036854776"),
+        ("PX", "9223372036854775807"),
+        ("EXAT", "9223372036854776"),
+    ] {
+        c.call(&["SET", "k", "v", opt, v], &invalid).await;
+    }
+    c.call(&["SET", "k", "v", "EX", "ten"], NOT_INT).await;
+    c.call(&["EXISTS", "k"], b":0\r\n").await;
+
+    c.call(&["SET", "k", "v", "EX", "100"], OK).await;
+    let t = int_of(&mut c, &["TTL", "k"]).await;
+    assert!((99..=100).contains(&t), "ttl {t}");
+    c.call(&["SET", "k", "v", "PX", "100000"], OK).await;
+    let t = ttl_ms(&mut c, "k").await;
+    assert!((1..=100_000).contains(&t), "pttl {t}");
+    c.call(&["SET", "k", "v2", "KEEPTTL"], OK).await;
+    let t = ttl_ms(&mut c, "k").await;
+    assert!((1..=100_000).contains(&t), "KEEPTTL kept {t}");
+    c.call(&["SET", "k", "v3"], OK).await;
+    c.call(&["TTL", "k"], b":-1\r\n").await;
+
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let at = now_ms + 60_000;
+    c.call(&["SET", "k", "v", "PXAT", &at.to_string()], OK)
+        .await;
+    c.call(&["PEXPIRETIME", "k"], &int(at)).await;
+    let at_s = now_ms / 1000 + 60;
+    c.call(&["SET", "k", "v", "EXAT", &at_s.to_string()], OK)
+        .await;
+    c.call(&["EXPIRETIME", "k"], &int(at_s)).await;
+    // A time already past: the write succeeds and the key is gone at once.
+    c.call(&["SET", "k", "v", "PXAT", "1"], OK).await;
+    c.call(&["GET", "k"], NIL).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_with_px_expires_lazily() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["SET", "k", "v", "PX", "50"], OK).await;
+    c.call(&["SET", "keep", "v"], OK).await;
+    let addr = s.addr;
+    wait_until(Duration::from_secs(5), || async move {
+        let mut c = Raw::connect(addr).await;
+        c.cmd(&["GET", "k"]).await;
+        read_reply(&mut c).await == NIL
+    })
+    .await;
+    c.call(&["TTL", "k"], b":-2\r\n").await;
+    c.call(&["PTTL", "k"], b":-2\r\n").await;
+    c.call(&["GET", "keep"], &bulk("v")).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setnx_setex_psetex_getset_getdel() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["SETNX", "k", "1"], b":1\r\n").await;
+    c.call(&["SETNX", "k", "2"], b":0\r\n").await;
+    c.call(&["GET", "k"], &bulk("1")).await;
+
+    c.call(&["SETEX", "k", "100", "v"], OK).await;
+    let t = int_of(&mut c, &["TTL", "k"]).await;
+    assert!((99..=100).contains(&t));
+    c.call(
+        &["SETEX", "k", "0", "v"],
+        &err("ERR invalid expire time in 'setex' command"),
+    )
+    .await;
+    c.call(&["SETEX", "k", "x", "v"], NOT_INT).await;
+    c.call(&["PSETEX", "k", "100000", "w"], OK).await;
+    let t = ttl_ms(&mut c, "k").await;
+    assert!((1..=100_000).contains(&t));
+    c.call(
+        &["PSETEX", "k", "-1", "v"],
+        &err("ERR invalid expire time in 'psetex' command"),
+    )
+    .await;
+    c.call(&["GET", "k"], &bulk("w")).await;
+
+    // GETSET drops the TTL, like any plain SET.
+    c.call(&["GETSET", "k", "z"], &bulk("w")).await;
+    c.call(&["TTL", "k"], b":-1\r\n").await;
+    c.call(&["GETSET", "fresh", "z"], NIL).await;
+    c.call(&["GET", "fresh"], &bulk("z")).await;
+
+    c.call(&["GETDEL", "k"], &bulk("z")).await;
+    c.call(&["EXISTS", "k"], b":0\r\n").await;
+    c.call(&["GETDEL", "k"], NIL).await;
+
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["SETNX", "list", "x"], b":0\r\n").await;
+    c.call(&["GETSET", "list", "x"], WRONGTYPE).await;
+    c.call(&["GETDEL", "list"], WRONGTYPE).await;
+    c.call(&["TYPE", "list"], b"+list\r\n").await;
+    c.call(&["SETEX", "list", "100", "s"], OK).await;
+    c.call(&["TYPE", "list"], b"+string\r\n").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn getex_options() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["GETEX", "k"], NIL).await;
+    // A missing key answers nil before its expire argument is even looked at.
+    c.call(&["GETEX", "k", "EX", "0"], NIL).await;
+    c.call(&["SET", "k", "v"], OK).await;
+    c.call(&["GETEX", "k"], &bulk("v")).await;
+    c.call(&["TTL", "k"], b":-1\r\n").await;
+    c.call(&["GETEX", "k", "EX", "100"], &bulk("v")).await;
+    let t = int_of(&mut c, &["TTL", "k"]).await;
+    assert!((99..=100).contains(&t));
+    c.call(&["GETEX", "k", "PX", "50000"], &bulk("v")).await;
+    let t = ttl_ms(&mut c, "k").await;
+    assert!((1..=50_000).contains(&t));
+    c.call(&["GETEX", "k", "PERSIST"], &bulk("v")).await;
+    c.call(&["TTL", "k"], b":-1\r\n").await;
+    c.call(
+        &["GETEX", "k", "EX", "0"],
+        &err("ERR invalid expire time in 'getex' command"),
+    )
+    .await;
+    c.call(
+        &["GETEX", "k", "PX", "9223372036854775807"],
+        &err("ERR invalid expire time in 'getex' command"),
+    )
+    .await;
+    c.call(&["GETEX", "k", "KEEPTTL"], SYNTAX).await;
+    c.call(&["GETEX", "k", "NX"], SYNTAX).await;
+    c.call(&["GETEX", "k", "EX", "10", "PERSIST"], SYNTAX).await;
+    c.call(&["GETEX", "k", "PERSIST", "EX", "10"], SYNTAX).await;
+    c.call(&["GETEX", "k", "EX", "10", "PX", "10"], SYNTAX)
+        .await;
+    c.call(&["GETEX", "k", "EX"], SYNTAX).await;
+    c.call(&["TTL", "k"], b":-1\r\n").await;
+    // An absolute time in the past: the value is returned, then the key is deleted.
+    c.call(&["GETEX", "k", "PXAT", "1"], &bulk("v")).await;
+    c.call(&["EXISTS", "k"], b":0\r\n").await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["GETEX", "list", "EX", "10"], WRONGTYPE).await;
+    c.call(&["TTL", "list"], b":-1\r\n").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mget_mset_msetnx() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["MSET", "a", "1", "b", "2"], OK).await;
+    c.call(&["RPUSH", "list", "x"], b":1\r\n").await;
+    c.call(
+        &["MGET", "a", "b", "nokey", "list", "a"],
+        b"*5\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n$-1\r\n$1\r\n1\r\n",
+    )
+    .await;
+    c.call(
+        &["MSET", "a", "1", "b"],
+        &err("ERR wrong number of arguments for 'mset' command"),
+    )
+    .await;
+    c.call(
+        &["MSETNX", "a", "1", "b"],
+        &err("ERR wrong number of arguments for 'msetnx' command"),
+    )
+    .await;
+    // MSET drops any TTL.
+    c.call(&["EXPIRE", "a", "100"], b":1\r\n").await;
+    c.call(&["MSET", "a", "10"], OK).await;
+    c.call(&["TTL", "a"], b":-1\r\n").await;
+    // MSETNX writes all or nothing.
+    c.call(&["MSETNX", "c", "3", "a", "x"], b":0\r\n").await;
+    c.call(&["EXISTS", "c"], b":0\r\n").await;
+    c.call(&["GET", "a"], &bulk("10")).await;
+    c.call(&["MSETNX", "c", "3", "d", "4"], b":1\r\n").await;
+    c.call(&["MGET", "c", "d"], b"*2\r\n$1\r\n3\r\n$1\r\n4\r\n")
+        .await;
+    // Later pairs win within one MSET.
+    c.call(&["MSET", "e", "1", "e", "2"], OK).await;
+    c.call(&["GET", "e"], &bulk("2")).await;
+    s.stop().await;
+}
+
+/// Two clients race MSETNX over the same two keys (in different slots), in opposite orders:
+/// exactly one wins each round and both keys end up with the winner's value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msetnx_is_atomic_across_slots() {
+    let s = TestServer::start().await;
+    let a = s.client().await;
+    let b = s.client().await;
+    let mut check = s.client().await;
+    for round in 0..300 {
+        let (x, y) = (format!("x{round}"), format!("y{round}"));
+        let (ka, kb) = ((x.clone(), y.clone()), (x.clone(), y.clone()));
+        let (mut ca, mut cb) = (a.clone(), b.clone());
+        let ta = tokio::spawn(async move {
+            let n: i64 = redis::cmd("MSETNX")
+                .arg(&ka.0)
+                .arg("A")
+                .arg(&ka.1)
+                .arg("A")
+                .query_async(&mut ca)
+                .await
+                .unwrap();
+            n
+        });
+        let tb = tokio::spawn(async move {
+            let n: i64 = redis::cmd("MSETNX")
+                .arg(&kb.1)
+                .arg("B")
+                .arg(&kb.0)
+                .arg("B")
+                .query_async(&mut cb)
+                .await
+                .unwrap();
+            n
+        });
+        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+        assert_eq!(ra + rb, 1, "round {round}: both or neither won");
+        let vals: Vec<String> = redis::cmd("MGET")
+            .arg(&x)
+            .arg(&y)
+            .query_async(&mut check)
+            .await
+            .unwrap();
+        let winner = if ra == 1 { "A" } else { "B" };
+        assert_eq!(vals, vec![winner, winner], "round {round}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incr_decr_family() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["INCR", "n"], b":1\r\n").await;
+    c.call(&["INCRBY", "n", "10"], b":11\r\n").await;
+    c.call(&["DECR", "n"], b":10\r\n").await;
+    c.call(&["DECRBY", "n", "15"], b":-5\r\n").await;
+    c.call(&["INCRBY", "n", "-5"], b":-10\r\n").await;
+    c.call(&["GET", "n"], &bulk("-10")).await;
+    c.call(&["DECR", "fresh"], b":-1\r\n").await;
+    c.call(&["INCRBY", "n", "abc"], NOT_INT).await;
+    c.call(&["INCRBY", "n", "1.5"], NOT_INT).await;
+    for bad in [
+        "abc",
+        " 1",
+        "1 ",
+        "01",
+        "+1",
+        "1.0",
+        "",
+        "99999999999999999999",
+    ] {
+        c.call(&["SET", "s", bad], OK).await;
+        c.call(&["INCR", "s"], NOT_INT).await;
+    }
+    c.call(&["SET", "max", "9223372036854775807"], OK).await;
+    c.call(
+        &["INCR", "max"],
+        &err("ERR increment or decrement would overflow"),
+    )
+    .await;
+    c.call(&["SET", "min", "-9223372036854775808"], OK).await;
+    c.call(
+        &["DECR", "min"],
+        &err("ERR increment or decrement would overflow"),
+    )
+    .await;
+    c.call(
+        &["INCRBY", "min", "-1"],
+        &err("ERR increment or decrement would overflow"),
+    )
+    .await;
+    c.call(
+        &["DECRBY", "n", "-9223372036854775808"],
+        &err("ERR decrement would overflow"),
+    )
+    .await;
+    c.call(
+        &["INCRBY", "zero", "-9223372036854775808"],
+        b":-9223372036854775808\r\n",
+    )
+    .await;
+    c.call(&["GET", "max"], &bulk("9223372036854775807")).await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["INCR", "list"], WRONGTYPE).await;
+    // The TTL survives the rewrite.
+    c.call(&["SET", "t", "5", "EX", "100"], OK).await;
+    c.call(&["INCR", "t"], b":6\r\n").await;
+    let t = int_of(&mut c, &["TTL", "t"]).await;
+    assert!((99..=100).contains(&t));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incrbyfloat_output_and_errors() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["INCRBYFLOAT", "f", "1"], &bulk("1")).await;
+    c.call(&["INCRBYFLOAT", "f", "0.25"], &bulk("1.25")).await;
+    c.call(&["SET", "f", "10.5"], OK).await;
+    c.call(&["INCRBYFLOAT", "f", "0.1"], &bulk("10.6")).await;
+    c.call(&["INCRBYFLOAT", "f", "5.0e3"], &bulk("5010.6"))
+        .await;
+    c.call(&["INCRBYFLOAT", "f", "-5010.6"], &bulk("0")).await;
+    c.call(&["SET", "big", "17179869184"], OK).await;
+    c.call(&["INCRBYFLOAT", "big", "1.5"], &bulk("17179869185.5"))
+        .await;
+    c.call(
+        &["INCRBYFLOAT", "e", "1e20"],
+        &bulk("100000000000000000000"),
+    )
+    .await;
+    c.call(&["GET", "f"], &bulk("0")).await;
+    c.call(&["INCRBYFLOAT", "f", "abc"], NOT_FLOAT).await;
+    c.call(&["INCRBYFLOAT", "f", ""], NOT_FLOAT).await;
+    c.call(&["INCRBYFLOAT", "f", "nan"], NOT_FLOAT).await;
+    c.call(&["SET", "s", "abc"], OK).await;
+    c.call(&["INCRBYFLOAT", "s", "1"], NOT_FLOAT).await;
+    c.call(&["SET", "s", " 1"], OK).await;
+    c.call(&["INCRBYFLOAT", "s", "1"], NOT_FLOAT).await;
+    let nan_inf = err("ERR increment would produce NaN or Infinity");
+    c.call(&["INCRBYFLOAT", "f", "inf"], &nan_inf).await;
+    c.call(&["SET", "inf", "inf"], OK).await;
+    c.call(&["INCRBYFLOAT", "inf", "-inf"], &nan_inf).await;
+    c.call(&["INCRBYFLOAT", "inf", "1"], &nan_inf).await;
+    c.call(&["GET", "inf"], &bulk("inf")).await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["INCRBYFLOAT", "list", "1"], WRONGTYPE).await;
+    c.call(&["SET", "t", "1.5", "EX", "100"], OK).await;
+    c.call(&["INCRBYFLOAT", "t", "1"], &bulk("2.5")).await;
+    let t = int_of(&mut c, &["TTL", "t"]).await;
+    assert!((99..=100).contains(&t));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_and_strlen() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["STRLEN", "k"], b":0\r\n").await;
+    c.call(&["APPEND", "k", "Hello"], b":5\r\n").await;
+    c.call(&["APPEND", "k", " World"], b":11\r\n").await;
+    c.call(&["GET", "k"], &bulk("Hello World")).await;
+    c.call(&["STRLEN", "k"], b":11\r\n").await;
+    c.call(&["APPEND", "k", ""], b":11\r\n").await;
+    c.call(&["SET", "n", "12"], OK).await;
+    c.call(&["APPEND", "n", "34"], b":4\r\n").await;
+    c.call(&["GET", "n"], &bulk("1234")).await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["APPEND", "list", "x"], WRONGTYPE).await;
+    c.call(&["STRLEN", "list"], WRONGTYPE).await;
+    c.call(&["EXPIRE", "k", "100"], b":1\r\n").await;
+    c.call(&["APPEND", "k", "!"], b":12\r\n").await;
+    let t = int_of(&mut c, &["TTL", "k"]).await;
+    assert!((99..=100).contains(&t), "APPEND keeps the TTL");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn getrange_and_substr() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["GETRANGE", "k", "0", "-1"], b"$0\r\n\r\n").await;
+    c.call(&["SET", "k", "This is a string"], OK).await;
+    c.call(&["GETRANGE", "k", "0", "3"], &bulk("This")).await;
+    c.call(&["GETRANGE", "k", "-3", "-1"], &bulk("ing")).await;
+    c.call(&["GETRANGE", "k", "0", "-1"], &bulk("This is a string"))
+        .await;
+    c.call(&["GETRANGE", "k", "10", "100"], &bulk("string"))
+        .await;
+    c.call(&["GETRANGE", "k", "5", "3"], b"$0\r\n\r\n").await;
+    c.call(&["GETRANGE", "k", "-1", "-5"], b"$0\r\n\r\n").await;
+    c.call(&["GETRANGE", "k", "-100", "3"], &bulk("This")).await;
+    c.call(&["GETRANGE", "k", "100", "200"], b"$0\r\n\r\n")
+        .await;
+    c.call(&["SUBSTR", "k", "0", "3"], &bulk("This")).await;
+    c.call(&["GETRANGE", "k", "a", "3"], NOT_INT).await;
+    c.call(&["GETRANGE", "k", "0", "b"], NOT_INT).await;
+    c.call(&["SET", "n", "1234"], OK).await;
+    c.call(&["GETRANGE", "n", "1", "2"], &bulk("23")).await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["GETRANGE", "list", "0", "1"], WRONGTYPE).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setrange_pads_and_checks_limits() {
+    let s = TestServer::with(|c| c.proto_max_bulk_len = 100).await;
+    let mut c = s.raw().await;
+    c.call(&["SETRANGE", "k", "5", "x"], b":6\r\n").await;
+    c.call(&["GET", "k"], b"$6\r\n\0\0\0\0\0x\r\n").await;
+    c.call(&["SET", "k", "Hello World"], OK).await;
+    c.call(&["SETRANGE", "k", "6", "Redis"], b":11\r\n").await;
+    c.call(&["GET", "k"], &bulk("Hello Redis")).await;
+    c.call(&["SETRANGE", "k", "9", "XYZ"], b":12\r\n").await;
+    c.call(&["GET", "k"], &bulk("Hello RedXYZ")).await;
+    // Writing nothing changes nothing, and creates no key.
+    c.call(&["SETRANGE", "k", "50", ""], b":12\r\n").await;
+    c.call(&["SETRANGE", "empty", "0", ""], b":0\r\n").await;
+    c.call(&["EXISTS", "empty"], b":0\r\n").await;
+    c.call(
+        &["SETRANGE", "k", "-1", "x"],
+        &err("ERR offset is out of range"),
+    )
+    .await;
+    c.call(&["SETRANGE", "k", "x", "x"], NOT_INT).await;
+    let too_big = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    c.call(&["SETRANGE", "k", "100", "x"], &too_big).await;
+    c.call(&["SETRANGE", "new", "99", "xy"], &too_big).await;
+    c.call(&["EXISTS", "new"], b":0\r\n").await;
+    c.call(&["SETRANGE", "new", "99", "x"], b":100\r\n").await;
+    c.call(&["SET", "a", &"a".repeat(60)], OK).await;
+    c.call(&["APPEND", "a", &"b".repeat(40)], b":100\r\n").await;
+    c.call(&["APPEND", "a", "c"], &too_big).await;
+    c.call(&["STRLEN", "a"], b":100\r\n").await;
+    c.call(&["RPUSH", "list", "a"], b":1\r\n").await;
+    c.call(&["SETRANGE", "list", "0", "x"], WRONGTYPE).await;
+    c.call(&["SETRANGE", "list", "0", ""], WRONGTYPE).await;
+    c.call(&["SET", "t", "abc", "EX", "100"], OK).await;
+    c.call(&["SETRANGE", "t", "1", "X"], b":3\r\n").await;
+    let t = int_of(&mut c, &["TTL", "t"]).await;
+    assert!((99..=100).contains(&t), "SETRANGE keeps the TTL");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resp3_nulls_and_shapes() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.cmd(&["HELLO", "3"]).await;
+    let hello = read_reply(&mut c).await;
+    assert_eq!(hello[0], b'%', "HELLO 3 answers a map");
+    c.call(&["GET", "k"], b"_\r\n").await;
+    c.call(&["SET", "k", "v"], OK).await;
+    c.call(&["SET", "k", "w", "NX"], b"_\r\n").await;
+    c.call(&["SET", "k", "w", "GET"], &bulk("v")).await;
+    c.call(&["MGET", "k", "nokey"], b"*2\r\n$1\r\nw\r\n_\r\n")
+        .await;
+    c.call(&["GETDEL", "nokey"], b"_\r\n").await;
+    // INCRBYFLOAT stays a bulk string in RESP3, as in Redis.
+    c.call(&["INCRBYFLOAT", "f", "1.5"], &bulk("1.5")).await;
+    s.stop().await;
+}
