@@ -153,9 +153,7 @@ impl Shard {
 
     /// A read about to modify the entry in place (collections): fires the write hooks.
     pub fn get_mut(&mut self, slot: u16, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
-        if self.peek(slot, key, clock.ms).is_none() {
-            return None;
-        }
+        self.peek(slot, key, clock.ms)?;
         self.touched(key);
         self.get(slot, key, clock)
     }
@@ -206,6 +204,13 @@ impl Shard {
             return None;
         };
         let (old, _) = found.remove();
+        // Give memory back when a table is mostly empty (as Redis resizes its dicts down).
+        let cap = t.table.capacity();
+        if cap > 64 && t.table.len() * 8 < cap {
+            let hasher = self.hasher.clone();
+            let len = t.table.len();
+            t.table.shrink_to(len * 2, |e| hasher.hash_one(e.key()));
+        }
         self.keys -= 1;
         if old.has_expire() {
             self.adjust_volatile(i, true, false);
