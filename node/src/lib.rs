@@ -9,7 +9,11 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod dump;
+pub mod glob;
+pub mod info;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
 pub mod types;
 

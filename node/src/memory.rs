@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct Memory {
     used: AtomicU64,
     peak: AtomicU64,
+    /// Allocated when the server started (empty keyspace): INFO's used_memory_startup.
+    startup: AtomicU64,
 }
 
 /// Bytes currently allocated by the process, fresh from jemalloc.
@@ -34,7 +36,12 @@ impl Memory {
     pub fn new() -> Memory {
         let m = Memory::default();
         m.refresh();
+        m.startup.store(m.used(), Relaxed);
         m
+    }
+
+    pub fn startup(&self) -> u64 {
+        self.startup.load(Relaxed)
     }
 
     pub fn refresh(&self) {
