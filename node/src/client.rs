@@ -125,7 +125,7 @@ impl Drop for Deregister<'_> {
 }
 
 /// Serves one client until it quits, errs, idles out, is killed, or the server stops.
-pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr, id: u64) {
     let _ = stream.set_nodelay(true);
     let laddr = stream.local_addr().unwrap_or(peer);
     let max = server.settings.maxclients.load(Relaxed) as usize;
@@ -136,7 +136,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr)
             .await;
         return;
     }
-    let handle = Arc::new(ClientHandle::new(server.clients.next_id(), peer, laddr));
+    let handle = Arc::new(ClientHandle::new(id, peer, laddr));
     server.clients.add(handle.clone());
     let _deregister = Deregister(&server, handle.id);
     let authenticated = !server.settings.auth_required();

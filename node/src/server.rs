@@ -164,7 +164,9 @@ pub async fn run(
                     }
                 };
                 server.stats.total_connections_received.fetch_add(1, Relaxed);
-                conns.spawn(client::serve(server.clone(), stream, peer));
+                // Ids follow accept order, as in Redis.
+                let id = server.clients.next_id();
+                conns.spawn(client::serve(server.clone(), stream, peer, id));
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             _ = &mut shutdown => break,
