@@ -20,7 +20,7 @@ async fn untouched_expired_keys_are_reclaimed() {
     let mut c = s.client().await;
     let mut pipe = redis::pipe();
     for i in 0..20_000 {
-        pipe.cmd("SET").arg(format!("t:{i}")).arg("x".repeat(100)).arg("PX").arg(200).ignore();
+        pipe.cmd("SET").arg(format!("t:{i}")).arg("x".repeat(100)).arg("PX").arg(3000).ignore();
     }
     for i in 0..100 {
         pipe.cmd("SET").arg(format!("p:{i}")).arg("y").ignore();
