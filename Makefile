@@ -51,9 +51,17 @@ test: test-deps fmt clippy
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
 
-# Node vs redis-server, same client, same box (see BENCHMARKS.md).
+# The whole benchmark suite of BENCHMARKS.md: node vs redis-server with redis-benchmark and
+# autocache-loadtest, bytes per key, the chart; rewrites BENCHMARKS.md's results section and
+# bench/throughput.svg. BENCH_QUICK=1 make bench: a short smoke run, written to a scratch dir.
+.PHONY: bench
+bench: deps test-deps
+	$(CARGO) build --release -p autocache-node -p autocache-loadtest
+	python3 scripts/bench.py --write
+
+# Node vs redis-server with redis-benchmark only, and bytes per key; prints, writes nothing.
 bench-node: release test-deps
-	python3 scripts/bench_node.py --write
+	python3 scripts/bench.py --sections redis-benchmark,memory
 
 clean:
 	$(CARGO) clean
