@@ -5,5 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod pb;
 pub mod resp;
 pub mod slot;
+pub mod slotmap;
