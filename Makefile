@@ -27,6 +27,8 @@ test-deps: deps
 	fi
 	@# Debian's redis-server starts a system instance on 6379; tests never need it.
 	@-systemctl stop redis-server >/dev/null 2>&1 || true
+	@# Offline Kubernetes schema validation of deploy/ (control/tests/operator_manifests.rs).
+	@kubernetes-validate --version >/dev/null 2>&1 || pip install --quiet kubernetes-validate
 
 build: deps
 	$(CARGO) build --workspace

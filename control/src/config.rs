@@ -22,7 +22,7 @@ pub struct Config {
         default_value = "./control-data"
     )]
     pub data_dir: PathBuf,
-    /// HTTP address answering `/healthz` (off when unset).
+    /// HTTP address answering `/metrics`, `/healthz` and `/readyz` (off when unset).
     #[arg(long, env = "AUTOCACHE_CONTROL_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// A node silent for longer than this is marked failed (e.g. `15s`, `300ms`).

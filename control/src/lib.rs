@@ -7,9 +7,11 @@
 
 pub mod config;
 pub mod ctl;
-mod health;
+pub mod health;
 mod liveness;
+pub mod metrics;
 mod migrate;
+pub mod operator;
 pub mod persist;
 pub mod planner;
 mod service;
@@ -47,13 +49,19 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(liveness::detector(shared.clone(), stop_rx.clone()));
     tasks.spawn(migrate::driver(shared.clone(), stop_rx.clone()));
+    let metrics = metrics::ControlMetrics::new();
+    let scraped = shared.clone();
+    let endpoints = health::Endpoints::new(Some(Box::new(move || metrics.render(&scraped))));
     if let Some(addr) = config.metrics_addr {
         tasks.spawn(health::serve(
             TcpListener::bind(addr).await?,
+            endpoints.clone(),
             stop_rx.clone(),
         ));
     }
     let service = ControlServer::new(service::ControlService::new(shared, stop_rx));
+    // State is loaded and the listener bound: connections queue until the server polls it.
+    endpoints.set_ready();
     // Dropping the sender (also when the server fails) stops every task.
     let signal = async move {
         shutdown.await;

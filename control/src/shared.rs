@@ -77,4 +77,9 @@ impl Shared {
     pub fn subscribe(&self) -> watch::Receiver<Arc<pb::SlotMap>> {
         self.map_tx.subscribe()
     }
+
+    /// Watch streams open now (each holds one receiver).
+    pub fn watchers(&self) -> usize {
+        self.map_tx.receiver_count()
+    }
 }

@@ -72,10 +72,19 @@ pub struct Planned {
     pub queued: usize,
 }
 
+/// Migrations finished since this control started (for `/metrics`; not persisted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub done: u64,
+    /// Reported failed, or rolled back because a node taking part failed.
+    pub failed: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct ClusterState {
     pub map: SlotMap,
     pub queue: VecDeque<Move>,
+    pub outcomes: Outcomes,
     seen: HashMap<String, Seen>,
     /// Keys sent so far per active migration, from the source's heartbeats.
     progress: HashMap<u16, u64>,
@@ -94,6 +103,7 @@ impl ClusterState {
         ClusterState {
             map,
             queue,
+            outcomes: Outcomes::default(),
             seen,
             progress: HashMap::new(),
             dirty: false,
@@ -276,6 +286,7 @@ impl ClusterState {
         for slot in doomed {
             self.map.remove_migration(slot);
             self.progress.remove(&slot);
+            self.outcomes.failed += 1;
         }
         self.queue
             .retain(|m| !failed.contains(&m.source) && !failed.contains(&m.target));
@@ -532,6 +543,7 @@ impl ClusterState {
         self.map.set_owner(slot, Some(m.target));
         self.map.remove_migration(slot);
         self.progress.remove(&slot);
+        self.outcomes.done += 1;
         self.bump();
         true
     }
@@ -543,6 +555,7 @@ impl ClusterState {
         }
         self.map.remove_migration(slot);
         self.progress.remove(&slot);
+        self.outcomes.failed += 1;
         self.bump();
         true
     }
