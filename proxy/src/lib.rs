@@ -1,7 +1,257 @@
 //! AutoCache proxy: a stateless RESP front that routes each key by slot to its node.
 //!
-//! Empty until the proxy issue lands; it already shares the slot hashing and the command
-//! table of `autocache-proto`, which is what it will route with.
+//! `run(listener, config, shutdown)` serves legacy (non-cluster) clients as if the proxy were
+//! one big Redis: connections in `front`, commands answered locally in `local`, slot routing
+//! from the map watched from control in `router`, batched shared gRPC streams per node in
+//! `upstream`, multi-key splits and fan-outs in `fanout`, dedicated streams for stateful
+//! clients in `session`. The only state is the slot map (and per-connection state).
 #![forbid(unsafe_code)]
 
+pub mod config;
+mod fanout;
+mod front;
+mod health;
+mod local;
+mod resp;
+pub mod router;
+mod session;
+pub mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use autocache_proto::pb::node::{redirect, reply, Reply};
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
 pub use autocache_proto::{command, slot};
+pub use config::Config;
+use router::{Router, Target};
+use upstream::{PoolOptions, UpError, Upstreams};
+
+/// Redirects followed for one command before giving up with TRYAGAIN.
+const MAX_REDIRECTS: usize = 5;
+/// TRYAGAIN replies (keys of a slot in flight) retried, backing off from 5 ms to 100 ms (about
+/// 2.5 s in all: a migration batch under load can take that long), before the
+/// client sees one.
+const MAX_TRYAGAIN: usize = 30;
+
+/// Proxy-wide counters (INFO stats).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub redirects_followed: AtomicU64,
+}
+
+/// Everything connections share.
+pub struct Proxy {
+    pub config: Config,
+    pub router: Arc<Router>,
+    pub upstreams: Upstreams,
+    pub clients: front::Clients,
+    pub stats: Stats,
+    pub started: Instant,
+    /// 40 hex characters: the proxy's id in CLUSTER NODES and INFO's run_id.
+    pub run_id: String,
+    pub addr: SocketAddr,
+}
+
+/// Serves RESP clients on `listener` until `shutdown` resolves; then stops accepting, lets
+/// connections finish their current batch and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let proxy = Arc::new(Proxy::new(config, addr));
+    let mut background = tokio::task::JoinSet::new();
+    if let Some(control) = proxy.config.control.clone() {
+        let watcher = format!("proxy {addr}");
+        background.spawn(router::watch_control(
+            proxy.router.clone(),
+            control,
+            watcher,
+            stop_rx.clone(),
+        ));
+    }
+    if let Some(metrics) = proxy.config.metrics_addr {
+        background.spawn(health::serve(
+            TcpListener::bind(metrics).await?,
+            stop_rx.clone(),
+        ));
+    }
+    front::accept_loop(proxy, listener, shutdown, &stop_tx).await;
+    while background.join_next().await.is_some() {}
+    Ok(())
+}
+
+impl Proxy {
+    pub fn new(config: Config, addr: SocketAddr) -> Proxy {
+        let opts = PoolOptions {
+            streams: config.streams_per_node,
+            timeout: config.request_timeout,
+            max_inflight: config.max_inflight,
+        };
+        Proxy {
+            config,
+            router: Arc::new(Router::new()),
+            upstreams: Upstreams::new(opts),
+            clients: front::Clients::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id: (0..40)
+                .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))
+                .collect(),
+            addr,
+        }
+    }
+
+    /// Runs one command on the node owning `slot`, following MOVED/ASK (bounded), and
+    /// returns the RESP bytes for the client. Failures become error replies.
+    pub async fn call_slot(self: &Arc<Self>, slot: u16, args: Vec<Bytes>, resp: u32) -> Bytes {
+        self.start_slot(slot, args, resp).await
+    }
+
+    /// Like [`Proxy::call_slot`], but the first attempt is queued on the node's stream right
+    /// away: a pipeline's commands all join the next batch before their replies are awaited.
+    pub fn start_slot(
+        self: &Arc<Self>,
+        slot: u16,
+        args: Vec<Bytes>,
+        resp: u32,
+    ) -> impl Future<Output = Bytes> + Send + 'static {
+        let proxy = self.clone();
+        let epoch = self.router.map().epoch;
+        let first = self.router.owner(slot).map(|t| {
+            self.upstreams
+                .get(&t.grpc_addr)
+                .map(|pool| pool.start(args.clone(), resp, false))
+        });
+        async move {
+            let first = match first {
+                None => return error(b"CLUSTERDOWN Hash slot not served"),
+                Some(Ok(fut)) => fut.await,
+                Some(Err(e)) => Err(e),
+            };
+            proxy.finish_slot(slot, args, resp, epoch, first).await
+        }
+    }
+
+    /// Follows redirects and retries TRYAGAIN after the first attempt's reply.
+    async fn finish_slot(
+        &self,
+        slot: u16,
+        args: Vec<Bytes>,
+        resp: u32,
+        mut epoch: u64,
+        first: Result<Reply, UpError>,
+    ) -> Bytes {
+        let mut reply = first;
+        let (mut redirects, mut retries) = (0, 0);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            let asking;
+            let target: Target;
+            match reply {
+                Err(e) => return error(e.to_string().as_bytes()),
+                // A key of a migrating slot is in flight: the node asks to retry shortly,
+                // as cluster clients do.
+                Ok(Reply {
+                    result: Some(reply::Result::Resp(b)),
+                    ..
+                }) if b.starts_with(b"-TRYAGAIN") && retries < MAX_TRYAGAIN => {
+                    retries += 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(100));
+                    asking = false;
+                    target = match self.router.owner(slot) {
+                        Some(t) => t,
+                        None => return error(b"CLUSTERDOWN Hash slot not served"),
+                    };
+                }
+                Ok(Reply {
+                    result: Some(reply::Result::Resp(b)),
+                    ..
+                }) => return b,
+                Ok(Reply {
+                    result: Some(reply::Result::Redirect(r)),
+                    ..
+                }) => {
+                    redirects += 1;
+                    if redirects > MAX_REDIRECTS {
+                        return error(b"TRYAGAIN Too many redirects, the slot is moving");
+                    }
+                    self.stats.redirects_followed.fetch_add(1, Relaxed);
+                    asking = r.kind() == redirect::Kind::Ask;
+                    target = match self.follow(slot, &r.address, asking, epoch).await {
+                        Some(t) => t,
+                        None => return error(b"CLUSTERDOWN Hash slot not served"),
+                    };
+                }
+                Ok(Reply { result: None, .. }) => return error(b"ERR empty reply from node"),
+            }
+            epoch = self.router.map().epoch;
+            reply = self.call_target(&target, args.clone(), resp, asking).await;
+        }
+    }
+
+    /// Where to go after a redirect. MOVED means our map is stale: wait a little for the
+    /// watch to deliver a newer one, then prefer the map's owner; ASK goes to the named node
+    /// once (with the asking flag) without touching the map.
+    async fn follow(&self, slot: u16, address: &str, ask: bool, epoch: u64) -> Option<Target> {
+        if ask {
+            return self.router.by_resp_addr(address);
+        }
+        if self.router.map().epoch == epoch {
+            self.router
+                .wait_newer(epoch, Duration::from_millis(200))
+                .await;
+        }
+        self.router
+            .by_resp_addr(address)
+            .or_else(|| self.router.owner(slot))
+    }
+
+    pub async fn call_target(
+        &self,
+        target: &Target,
+        args: Vec<Bytes>,
+        resp: u32,
+        asking: bool,
+    ) -> Result<Reply, UpError> {
+        let pool = self.upstreams.get(&target.grpc_addr)?;
+        pool.call(args, resp, asking).await
+    }
+
+    /// Runs a keyless command on one node (by map index), without redirects.
+    pub async fn call_node(&self, grpc_addr: &str, args: Vec<Bytes>, resp: u32) -> Bytes {
+        let pool = match self.upstreams.get(grpc_addr) {
+            Ok(p) => p,
+            Err(e) => return error(e.to_string().as_bytes()),
+        };
+        match pool.call(args, resp, false).await {
+            Ok(r) => session::reply_bytes(r),
+            Err(e) => error(e.to_string().as_bytes()),
+        }
+    }
+}
+
+/// `-<msg>\r\n`; CR and LF in `msg` become spaces so the reply stays one line.
+pub fn error(msg: &[u8]) -> Bytes {
+    let mut v = Vec::with_capacity(msg.len() + 3);
+    v.push(b'-');
+    v.extend(
+        msg.iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
+    v.extend_from_slice(b"\r\n");
+    Bytes::from(v)
+}

@@ -1,0 +1,72 @@
+//! Command-line flags and environment variables of `autocache-proxy`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the proxy runs. Every flag is also read from `AUTOCACHE_PROXY_*`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "autocache-proxy",
+    version,
+    about = "AutoCache proxy: one big Redis for legacy clients, routing by slot to the nodes"
+)]
+pub struct Config {
+    /// RESP listen address.
+    #[arg(long, env = "AUTOCACHE_PROXY_ADDR", default_value = "127.0.0.1:6380")]
+    pub addr: SocketAddr,
+    /// gRPC address of the control service (`host:port` or `http://host:port`). Without it the
+    /// proxy serves no slot and answers key commands with CLUSTERDOWN.
+    #[arg(long, env = "AUTOCACHE_PROXY_CONTROL")]
+    pub control: Option<String>,
+    /// Password clients must AUTH with (empty: none).
+    #[arg(long, env = "AUTOCACHE_PROXY_REQUIREPASS", default_value = "")]
+    pub requirepass: String,
+    /// Maximum simultaneous client connections.
+    #[arg(long, env = "AUTOCACHE_PROXY_MAXCLIENTS", default_value_t = 10000)]
+    pub maxclients: usize,
+    /// HTTP address answering `/healthz` (off when unset).
+    #[arg(long, env = "AUTOCACHE_PROXY_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// A node that has not answered a command within this time fails it with TRYAGAIN
+    /// (blocking commands and subscriptions excepted), e.g. `5s`, `500ms`.
+    #[arg(long, env = "AUTOCACHE_PROXY_REQUEST_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Commands in flight to one node at most; beyond it commands fail at once with TRYAGAIN.
+    #[arg(long, env = "AUTOCACHE_PROXY_MAX_INFLIGHT", default_value_t = 65536)]
+    pub max_inflight: usize,
+    /// Long-lived Execute streams per node, shared by all client connections. One stream
+    /// makes the biggest batches (measured best on a 2-core box); more let a many-core node
+    /// run several sessions in parallel.
+    #[arg(long, env = "AUTOCACHE_PROXY_STREAMS_PER_NODE", default_value_t = 1)]
+    pub streams_per_node: usize,
+}
+
+impl Config {
+    /// Defaults (what tests and embedders start from).
+    pub fn new(control: Option<String>) -> Self {
+        Config {
+            addr: ([127, 0, 0, 1], 6380).into(),
+            control,
+            requirepass: String::new(),
+            maxclients: 10000,
+            metrics_addr: None,
+            request_timeout: Duration::from_secs(5),
+            max_inflight: 65536,
+            streams_per_node: 1,
+        }
+    }
+}
+
+/// Parses `5s`, `300ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration '{s}'"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("invalid duration unit in '{s}' (use ms, s or m)")),
+    }
+}

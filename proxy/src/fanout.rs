@@ -1,0 +1,317 @@
+//! Commands one node cannot answer alone: multi-key commands whose keys span slots are split
+//! into one sub-command per slot and their replies merged (MGET keeps key order), and keyless
+//! commands that concern the whole keyspace are sent to every node (DBSIZE sums, KEYS
+//! concatenates, SCAN walks node after node with the node in the cursor's high bits).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use autocache_proto::slot::key_slot;
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::task::JoinHandle;
+
+use crate::{error, resp, Proxy};
+
+/// Commands split by slot when their keys span several: name → keys step (MSET pairs).
+pub fn splittable(name: &str) -> Option<usize> {
+    match name {
+        "mget" | "del" | "unlink" | "exists" | "touch" => Some(1),
+        "mset" => Some(2),
+        _ => None,
+    }
+}
+
+fn spawn_slot(proxy: &Arc<Proxy>, slot: u16, args: Vec<Bytes>, resp: u32) -> JoinHandle<Bytes> {
+    let proxy = proxy.clone();
+    tokio::spawn(async move { proxy.call_slot(slot, args, resp).await })
+}
+
+fn spawn_node(proxy: &Arc<Proxy>, addr: String, args: Vec<Bytes>, resp: u32) -> JoinHandle<Bytes> {
+    let proxy = proxy.clone();
+    tokio::spawn(async move { proxy.call_node(&addr, args, resp).await })
+}
+
+async fn join(h: JoinHandle<Bytes>) -> Bytes {
+    h.await
+        .unwrap_or_else(|_| error(b"ERR internal error in the proxy"))
+}
+
+/// MGET/DEL/UNLINK/EXISTS/TOUCH/MSET over keys in several slots.
+pub async fn split(
+    proxy: &Arc<Proxy>,
+    name: &str,
+    args: Vec<Bytes>,
+    step: usize,
+    resp: u32,
+) -> Bytes {
+    // Groups in order of first appearance; each remembers the key positions it answers for.
+    let mut groups: Vec<(u16, Vec<Bytes>, Vec<usize>)> = Vec::new();
+    let mut by_slot: HashMap<u16, usize> = HashMap::new();
+    for (n, i) in (1..args.len()).step_by(step).enumerate() {
+        let slot = key_slot(&args[i]);
+        let g = *by_slot.entry(slot).or_insert_with(|| {
+            groups.push((slot, vec![args[0].clone()], Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.extend(args[i..i + step].iter().cloned());
+        groups[g].2.push(n);
+    }
+    let total = (args.len() - 1) / step;
+    let handles: Vec<_> = groups
+        .iter()
+        .map(|(slot, sub, _)| spawn_slot(proxy, *slot, sub.clone(), resp))
+        .collect();
+    let mut replies = Vec::with_capacity(handles.len());
+    for h in handles {
+        replies.push(join(h).await);
+    }
+    if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
+        return e.clone();
+    }
+    match name {
+        "mget" => merge_mget(&groups, &replies, total),
+        "mset" => Bytes::from_static(b"+OK\r\n"),
+        _ => sum(&replies),
+    }
+}
+
+fn merge_mget(groups: &[(u16, Vec<Bytes>, Vec<usize>)], replies: &[Bytes], total: usize) -> Bytes {
+    let mut slots: Vec<&[u8]> = vec![b"$-1\r\n"; total];
+    for ((_, _, positions), reply) in groups.iter().zip(replies) {
+        let Some(els) = resp::elements(reply) else {
+            return error(b"ERR unexpected reply from node");
+        };
+        for (pos, el) in positions.iter().zip(els) {
+            slots[*pos] = el;
+        }
+    }
+    array(&slots)
+}
+
+fn array(els: &[&[u8]]) -> Bytes {
+    let mut out = BytesMut::with_capacity(16 + els.iter().map(|e| e.len()).sum::<usize>());
+    out.put_slice(format!("*{}\r\n", els.len()).as_bytes());
+    for e in els {
+        out.put_slice(e);
+    }
+    out.freeze()
+}
+
+fn int(n: i64) -> Bytes {
+    Bytes::from(format!(":{n}\r\n"))
+}
+
+fn sum(replies: &[Bytes]) -> Bytes {
+    let mut total = 0;
+    for r in replies {
+        match resp::integer(r) {
+            Some(n) => total += n,
+            None => return error(b"ERR unexpected reply from node"),
+        }
+    }
+    int(total)
+}
+
+/// How replies of a command sent to every node become one.
+#[derive(Debug, Clone, Copy)]
+pub enum Merge {
+    /// Integers added (DBSIZE, PUBSUB NUMPAT).
+    Sum,
+    /// Arrays concatenated (KEYS, PUBSUB CHANNELS).
+    Concat,
+    /// `+OK` when every node says so (FLUSHALL, CONFIG SET).
+    AllOk,
+    /// Flat `[name, count, …]` arrays in the same order, counts added (PUBSUB NUMSUB).
+    PairSum,
+}
+
+/// Sends the command to every node serving slots and merges the replies.
+pub async fn all_nodes(proxy: &Arc<Proxy>, args: Vec<Bytes>, merge: Merge, resp: u32) -> Bytes {
+    let nodes = proxy.router.serving_nodes();
+    let handles: Vec<_> = nodes
+        .into_iter()
+        .map(|(_, n)| spawn_node(proxy, n.grpc_addr, args.clone(), resp))
+        .collect();
+    let mut replies = Vec::with_capacity(handles.len());
+    for h in handles {
+        replies.push(join(h).await);
+    }
+    if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
+        return e.clone();
+    }
+    match merge {
+        Merge::Sum => sum(&replies),
+        Merge::AllOk => Bytes::from_static(b"+OK\r\n"),
+        Merge::Concat => {
+            let mut all = Vec::new();
+            for r in &replies {
+                match resp::elements(r) {
+                    Some(els) => all.extend(els),
+                    None => return error(b"ERR unexpected reply from node"),
+                }
+            }
+            array(&all)
+        }
+        Merge::PairSum => pair_sum(&replies),
+    }
+}
+
+fn pair_sum(replies: &[Bytes]) -> Bytes {
+    let mut names: Vec<&[u8]> = Vec::new();
+    let mut counts: Vec<i64> = Vec::new();
+    for r in replies {
+        let Some(els) = resp::elements(r) else {
+            return error(b"ERR unexpected reply from node");
+        };
+        for (i, pair) in els.chunks(2).enumerate() {
+            let n = pair.get(1).and_then(|c| resp::integer(c)).unwrap_or(0);
+            if i < names.len() {
+                counts[i] += n;
+            } else {
+                names.push(pair[0]);
+                counts.push(n);
+            }
+        }
+    }
+    let ints: Vec<Bytes> = counts.iter().map(|&n| int(n)).collect();
+    let mut els: Vec<&[u8]> = Vec::with_capacity(names.len() * 2);
+    for (name, n) in names.iter().zip(&ints) {
+        els.push(name);
+        els.push(n);
+    }
+    array(&els)
+}
+
+/// Bits of the proxy's SCAN cursor that hold the node's map index.
+const NODE_SHIFT: u32 = 56;
+/// The node cursor is `hash-prefix << 14 | slot`; the proxy keeps the slot and the top 42
+/// bits of the prefix. Dropping the prefix's low 8 bits can only make the node restart a
+/// little early within a slot (a key seen twice only if two keys of one slot share 42
+/// prefix bits), never skip a key.
+const SLOT_BITS: u32 = 14;
+const PREFIX_DROP: u32 = 8;
+const MID_MASK: u64 = (1 << (NODE_SHIFT - SLOT_BITS)) - 1;
+
+fn encode_cursor(node: u16, node_cursor: u64) -> u64 {
+    let slot = node_cursor & ((1 << SLOT_BITS) - 1);
+    let prefix = (node_cursor >> SLOT_BITS) >> PREFIX_DROP;
+    ((node as u64) << NODE_SHIFT) | ((prefix & MID_MASK) << SLOT_BITS) | slot
+}
+
+fn decode_cursor(cursor: u64) -> (u16, u64) {
+    let node = (cursor >> NODE_SHIFT) as u16;
+    let slot = cursor & ((1 << SLOT_BITS) - 1);
+    let prefix = ((cursor >> SLOT_BITS) & MID_MASK) << PREFIX_DROP;
+    (node, (prefix << SLOT_BITS) | slot)
+}
+
+/// Redis's `parseScanCursorOrReply`: an unsigned decimal.
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    std::str::from_utf8(arg).ok()?.parse().ok()
+}
+
+/// `SCAN cursor [opts]`: the node named by the cursor's high bits, then the next one.
+pub async fn scan(proxy: &Arc<Proxy>, mut args: Vec<Bytes>, resp: u32) -> Bytes {
+    let Some(cursor) = parse_cursor(&args[1]) else {
+        return error(b"ERR invalid cursor");
+    };
+    let (node, node_cursor) = decode_cursor(cursor);
+    let nodes = proxy.router.serving_nodes();
+    let Some(pos) = nodes.iter().position(|(i, _)| *i >= node) else {
+        return scan_reply(0, &[]);
+    };
+    // The node vanished from the map: start the next one from its beginning.
+    let node_cursor = if nodes[pos].0 == node { node_cursor } else { 0 };
+    args[1] = Bytes::from(node_cursor.to_string());
+    let reply = proxy.call_node(&nodes[pos].1.grpc_addr, args, resp).await;
+    if resp::is_error(&reply) {
+        return reply;
+    }
+    let parsed = resp::elements(&reply)
+        .filter(|e| e.len() == 2)
+        .and_then(|e| {
+            let next = resp::bulk(e[0]).and_then(parse_cursor)?;
+            Some((next, resp::elements(e[1])?))
+        });
+    let Some((next, keys)) = parsed else {
+        return error(b"ERR unexpected reply from node");
+    };
+    let next = match (next, nodes.get(pos + 1)) {
+        (0, Some((i, _))) => encode_cursor(*i, 0),
+        (0, None) => 0,
+        (n, _) => encode_cursor(nodes[pos].0, n),
+    };
+    scan_reply(next, &keys)
+}
+
+fn scan_reply(cursor: u64, keys: &[&[u8]]) -> Bytes {
+    let c = cursor.to_string();
+    let mut out = BytesMut::new();
+    out.put_slice(format!("*2\r\n${}\r\n{c}\r\n", c.len()).as_bytes());
+    out.put_slice(&array(keys));
+    out.freeze()
+}
+
+/// `RANDOMKEY`: nodes in random order until one has a key.
+pub async fn randomkey(proxy: &Arc<Proxy>, args: Vec<Bytes>, resp: u32) -> Bytes {
+    let mut nodes = proxy.router.serving_nodes();
+    fastrand::shuffle(&mut nodes);
+    let mut last = Bytes::from_static(if resp == 3 { b"_\r\n" } else { b"$-1\r\n" });
+    for (_, n) in nodes {
+        last = proxy.call_node(&n.grpc_addr, args.clone(), resp).await;
+        if resp::bulk(&last).is_some() || resp::is_error(&last) {
+            break;
+        }
+    }
+    last
+}
+
+/// Keys and keys-with-expiry summed over every node's `INFO keyspace`, or None when no node
+/// answered.
+pub async fn keyspace(proxy: &Arc<Proxy>) -> Option<(u64, u64)> {
+    let args = vec![Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")];
+    let nodes = proxy.router.serving_nodes();
+    let handles: Vec<_> = nodes
+        .into_iter()
+        .map(|(_, n)| spawn_node(proxy, n.grpc_addr, args.clone(), 2))
+        .collect();
+    let (mut keys, mut expires, mut any) = (0, 0, false);
+    for h in handles {
+        let reply = join(h).await;
+        let Some(text) = resp::bulk(&reply) else {
+            continue;
+        };
+        any = true;
+        for line in String::from_utf8_lossy(text).lines() {
+            let Some(rest) = line.strip_prefix("db0:") else {
+                continue;
+            };
+            for field in rest.split(',') {
+                match field.split_once('=') {
+                    Some(("keys", n)) => keys += n.parse::<u64>().unwrap_or(0),
+                    Some(("expires", n)) => expires += n.parse::<u64>().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+    }
+    any.then_some((keys, expires))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_keeps_node_and_slot() {
+        for (node, nc) in [(0u16, 0u64), (3, 16383), (255, (12345u64 << 22) | 77)] {
+            let (n, back) = decode_cursor(encode_cursor(node, nc));
+            assert_eq!(n, node);
+            assert_eq!(back, nc);
+        }
+        // Low prefix bits are rounded down, never up.
+        let nc = (0xabcdefu64 << SLOT_BITS) | 5;
+        let (_, back) = decode_cursor(encode_cursor(1, nc));
+        assert!(back <= nc && back & 0x3fff == 5);
+    }
+}
