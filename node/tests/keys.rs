@@ -7,23 +7,6 @@ use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
 
-const OK: &[u8] = b"+OK\r\n";
-const NIL: &[u8] = b"$-1\r\n";
-const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
-const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
-
-fn bulk(s: &str) -> Vec<u8> {
-    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
-}
-
-fn int(n: i64) -> Vec<u8> {
-    format!(":{n}\r\n").into_bytes()
-}
-
-fn err(msg: &str) -> Vec<u8> {
-    format!("-{msg}\r\n").into_bytes()
-}
-
 /// A command of binary arguments, RESP-encoded.
 fn encode_bin(args: &[&[u8]]) -> Vec<u8> {
     let mut b = format!("*{}\r\n", args.len()).into_bytes();

@@ -6,20 +6,11 @@ use common::*;
 use std::time::Duration;
 
 /// The RESP2 array of bulk strings `items`.
-fn bulks(items: &[&str]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", items.len()).into_bytes();
-    for i in items {
-        b.extend(format!("${}\r\n{i}\r\n", i.len()).into_bytes());
-    }
-    b
-}
 
 /// `[key, element]` as BLPOP answers.
 fn pair(key: &str, element: &str) -> Vec<u8> {
     bulks(&[key, element])
 }
-
-const WRONGTYPE: &[u8] = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
 /// Waits until the server counts `n` blocked clients (INFO's `blocked_clients`).
 async fn wait_blocked(s: &TestServer, n: usize) {

@@ -7,40 +7,12 @@ use common::*;
 use std::collections::HashMap;
 
 /// The RESP2 array of bulk strings `items`.
-fn bulks(items: &[&str]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", items.len()).into_bytes();
-    for i in items {
-        b.extend(format!("${}\r\n{i}\r\n", i.len()).into_bytes());
-    }
-    b
-}
 
 /// The RESP3 set of bulk strings `items`.
 fn set3(items: &[&str]) -> Vec<u8> {
     let mut b = bulks(items);
     b[0] = b'~';
     b
-}
-
-fn bulk(s: &str) -> Vec<u8> {
-    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
-}
-
-fn err(msg: &str) -> Vec<u8> {
-    format!("-{msg}\r\n").into_bytes()
-}
-
-const WRONGTYPE: &[u8] = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-/// Switches a raw connection to RESP3, skipping HELLO's map (read up to a PING's reply).
-async fn hello3(c: &mut Raw) {
-    c.cmd(&["HELLO", "3"]).await;
-    c.cmd(&["PING"]).await;
-    let mut seen = Vec::new();
-    while !seen.ends_with(b"+PONG\r\n") {
-        seen.extend(c.read_exact_len(1).await);
-    }
-    assert!(seen.starts_with(b"%"), "HELLO 3 answers a map");
 }
 
 type Conn = redis::aio::MultiplexedConnection;

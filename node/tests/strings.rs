@@ -4,25 +4,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-const OK: &[u8] = b"+OK\r\n";
-const NIL: &[u8] = b"$-1\r\n";
-const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
-const WRONGTYPE: &[u8] = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
-const NOT_FLOAT: &[u8] = b"-ERR value is not a valid float\r\n";
-
-fn bulk(s: &str) -> Vec<u8> {
-    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
-}
-
-fn int(n: i64) -> Vec<u8> {
-    format!(":{n}\r\n").into_bytes()
-}
-
-fn err(msg: &str) -> Vec<u8> {
-    format!("-{msg}\r\n").into_bytes()
-}
-
 /// Reads one complete reply (any RESP2/RESP3 type) and returns its bytes.
 async fn read_reply(c: &mut Raw) -> Vec<u8> {
     let mut out = Vec::new();

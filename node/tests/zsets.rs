@@ -7,21 +7,6 @@ use common::*;
 use std::time::Duration;
 
 /// An array of bulk strings.
-fn bulks(items: &[&str]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", items.len()).into_bytes();
-    for i in items {
-        b.extend(format!("${}\r\n{i}\r\n", i.len()).into_bytes());
-    }
-    b
-}
-
-fn bulk(s: &str) -> Vec<u8> {
-    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
-}
-
-fn err(msg: &str) -> Vec<u8> {
-    format!("-{msg}\r\n").into_bytes()
-}
 
 /// RESP3 [member, score] pairs.
 fn pairs3(items: &[(&str, &str)]) -> Vec<u8> {
@@ -31,10 +16,6 @@ fn pairs3(items: &[(&str, &str)]) -> Vec<u8> {
     }
     b
 }
-
-const WRONGTYPE: &[u8] = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
-const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
 
 /// Switches a raw connection to RESP3, skipping HELLO's map.
 async fn hello3(c: &mut Raw) {

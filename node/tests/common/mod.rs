@@ -178,3 +178,48 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+// ---- reply builders and constants shared by the command test suites ----
+
+pub const OK: &[u8] = b"+OK\r\n";
+pub const NIL: &[u8] = b"$-1\r\n";
+pub const SYNTAX: &[u8] = b"-ERR syntax error\r\n";
+pub const WRONGTYPE: &[u8] =
+    b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+pub const NOT_INT: &[u8] = b"-ERR value is not an integer or out of range\r\n";
+pub const NOT_FLOAT: &[u8] = b"-ERR value is not a valid float\r\n";
+
+/// A RESP bulk string.
+pub fn bulk(s: &str) -> Vec<u8> {
+    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
+}
+
+/// A RESP array of bulk strings.
+pub fn bulks(items: &[&str]) -> Vec<u8> {
+    let mut b = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        b.extend(bulk(i));
+    }
+    b
+}
+
+/// A RESP integer.
+pub fn int(n: i64) -> Vec<u8> {
+    format!(":{n}\r\n").into_bytes()
+}
+
+/// A RESP error line (`msg` carries its code).
+pub fn err(msg: &str) -> Vec<u8> {
+    format!("-{msg}\r\n").into_bytes()
+}
+
+/// Switches a raw connection to RESP3, skipping HELLO's map (read up to a PING's reply).
+pub async fn hello3(c: &mut Raw) {
+    c.cmd(&["HELLO", "3"]).await;
+    c.cmd(&["PING"]).await;
+    let mut seen = Vec::new();
+    while !seen.ends_with(b"+PONG\r\n") {
+        seen.extend(c.read_exact_len(1).await);
+    }
+    assert!(seen.starts_with(b"%"), "HELLO 3 answers a map");
+}
