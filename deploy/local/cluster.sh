@@ -7,12 +7,13 @@
 #
 # Ports: control 7000, node i RESP 7001+i, gRPC 17001+i (override with BASE_PORT / CONTROL_PORT).
 # State lives in $CLUSTER_DIR (default ./local-cluster): data dirs, logs, PID files.
-# Binaries: the release builds in the shared target dir, built if missing.
+# Binaries: the release builds in the shared target dir, built if missing
+# (AUTOCACHE_BIN_DIR=DIR uses the binaries in DIR instead).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/autocache-target}"
-BIN="$TARGET_DIR/release"
+BIN="${AUTOCACHE_BIN_DIR:-$TARGET_DIR/release}"
 CLUSTER_DIR="${CLUSTER_DIR:-$ROOT/local-cluster}"
 CONTROL_PORT="${CONTROL_PORT:-7000}"
 BASE_PORT="${BASE_PORT:-7001}"

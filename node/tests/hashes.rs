@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 
-/// The RESP2 array of bulk strings `items`.
-
 /// Fills `key` with `n` fields `f0..` holding `v0..`.
 async fn fill(c: &mut redis::aio::MultiplexedConnection, key: &str, n: usize) {
     let mut cmd = redis::cmd("HSET");

@@ -5,8 +5,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// The RESP2 array of bulk strings `items`.
-
 /// `[key, element]` as BLPOP answers.
 fn pair(key: &str, element: &str) -> Vec<u8> {
     bulks(&[key, element])

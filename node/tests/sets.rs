@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use std::collections::HashMap;
 
-/// The RESP2 array of bulk strings `items`.
-
 /// The RESP3 set of bulk strings `items`.
 fn set3(items: &[&str]) -> Vec<u8> {
     let mut b = bulks(items);

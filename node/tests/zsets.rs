@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// An array of bulk strings.
-
 /// RESP3 [member, score] pairs.
 fn pairs3(items: &[(&str, &str)]) -> Vec<u8> {
     let mut b = format!("*{}\r\n", items.len()).into_bytes();

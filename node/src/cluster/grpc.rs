@@ -1,0 +1,241 @@
+//! The node's gRPC service. `Execute` is the proxy's data path: each stream is one client
+//! session (its own ClientState, so MULTI/WATCH/blocking pops work on a dedicated stream),
+//! each batch runs in one go through the normal dispatcher and answers in one message.
+//! `ImportSlot`, `StartMigration` are the two ends of a slot migration; `NodeInfo` reports
+//! identity, epoch and per-slot key counts.
+
+use super::migrate;
+use super::redirect::Redirect;
+use crate::blocking::Blocked;
+use crate::client::{ClientHandle, ClientState};
+use crate::cmd;
+use crate::server::Server;
+use autocache_proto::pb::node::{
+    self as pb, node_server::Node, node_server::NodeServer, reply, CommandBatch, ImportAck,
+    NodeInfoReply, NodeInfoRequest, ReplyBatch, SlotChunk, SlotKeys, StartMigrationReply,
+    StartMigrationRequest,
+};
+use autocache_proto::resp::{OwnedRequest, Protocol, ReplyBuf};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+pub async fn serve(server: Arc<Server>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let svc = NodeServer::new(NodeService(server))
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    if let Err(e) = tonic::transport::Server::builder()
+        .add_service(svc)
+        // Nagle off: small replies (acks, reply batches) must not wait for a delayed ACK.
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
+        .await
+    {
+        tracing::error!("gRPC server failed: {e}");
+    }
+}
+
+struct NodeService(Arc<Server>);
+
+#[tonic::async_trait]
+impl Node for NodeService {
+    type ExecuteStream = ReceiverStream<Result<ReplyBatch, Status>>;
+
+    async fn execute(
+        &self,
+        req: Request<Streaming<CommandBatch>>,
+    ) -> Result<Response<Self::ExecuteStream>, Status> {
+        let peer = req
+            .remote_addr()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let input = req.into_inner();
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(session(self.0.clone(), peer, input, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn import_slot(
+        &self,
+        req: Request<Streaming<SlotChunk>>,
+    ) -> Result<Response<ImportAck>, Status> {
+        let mut input = req.into_inner();
+        let mut ack = ImportAck::default();
+        while let Some(chunk) = input.message().await? {
+            ack.slot = chunk.slot;
+            ack.keys_imported += migrate::import(&self.0, &chunk).await?;
+            if chunk.last {
+                break;
+            }
+        }
+        Ok(Response::new(ack))
+    }
+
+    async fn start_migration(
+        &self,
+        req: Request<StartMigrationRequest>,
+    ) -> Result<Response<StartMigrationReply>, Status> {
+        let r = req.into_inner();
+        let slot = u16::try_from(r.slot)
+            .ok()
+            .filter(|s| (*s as usize) < autocache_proto::slot::SLOT_COUNT)
+            .ok_or_else(|| Status::invalid_argument("slot out of range"))?;
+        migrate::start(&self.0, slot, r.target_grpc_addr, r.epoch);
+        Ok(Response::new(StartMigrationReply {}))
+    }
+
+    async fn node_info(
+        &self,
+        _req: Request<NodeInfoRequest>,
+    ) -> Result<Response<NodeInfoReply>, Status> {
+        let cluster = self.0.cluster.as_deref().expect("cluster mode");
+        let mut slots = Vec::new();
+        for i in 0..crate::db::SHARDS {
+            let shard = self.0.keyspace.lock_shard(i);
+            for (slot, t) in shard.tables() {
+                if !t.is_empty() {
+                    slots.push(SlotKeys {
+                        slot: slot.into(),
+                        keys: t.len() as u64,
+                    });
+                }
+            }
+        }
+        slots.sort_by_key(|s| s.slot);
+        Ok(Response::new(NodeInfoReply {
+            id: cluster.id.clone(),
+            epoch: cluster.epoch(),
+            slots,
+        }))
+    }
+}
+
+/// One Execute stream: a client session until the proxy closes it or the server stops.
+async fn session(
+    server: Arc<Server>,
+    peer: SocketAddr,
+    mut input: Streaming<CommandBatch>,
+    tx: mpsc::Sender<Result<ReplyBatch, Status>>,
+) {
+    let id = server.clients.next_id();
+    let handle = Arc::new(ClientHandle::new(id, peer, peer));
+    // The proxy authenticates its clients itself.
+    let mut state = ClientState::new(handle, true);
+    let mut out = ReplyBuf::new(Protocol::Resp2);
+    let mut stop = server.shutdown.clone();
+    loop {
+        let batch = tokio::select! {
+            m = input.message() => match m {
+                Ok(Some(b)) => b,
+                _ => break,
+            },
+            _ = stop.changed() => break,
+        };
+        let mut replies = Vec::with_capacity(batch.commands.len());
+        for c in batch.commands {
+            replies.push(run_one(&server, &mut state, &mut out, c).await);
+        }
+        if tx.send(Ok(ReplyBatch { replies })).await.is_err() {
+            break;
+        }
+    }
+    if let Some(mut b) = state.blocked.take() {
+        b.unregister(&server);
+    }
+    cmd::transaction::unwatch_all(&server, &mut state);
+    cmd::pubsub::unsubscribe_all(&server, &mut state);
+}
+
+async fn run_one(
+    server: &Server,
+    state: &mut ClientState,
+    out: &mut ReplyBuf,
+    c: pb::Command,
+) -> pb::Reply {
+    out.buf.clear();
+    out.proto = if c.resp_version == 3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    if c.asking {
+        state.asking = true;
+    }
+    state.redirect = None;
+    let result = if c.args.is_empty() {
+        out.error("ERR empty command");
+        None
+    } else {
+        let req = OwnedRequest::from_args(&c.args);
+        cmd::execute(server, state, out, &req.as_request());
+        if let Some(block) = state.block.take() {
+            let blocked = Blocked::new(block, req);
+            wait_blocked(server, state, out, blocked).await;
+        }
+        state.redirect.take()
+    };
+    server
+        .stats
+        .total_commands_processed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let result = match result {
+        Some(r) => reply::Result::Redirect(redirect(r)),
+        None => reply::Result::Resp(bytes::Bytes::copy_from_slice(&out.buf)),
+    };
+    pb::Reply {
+        id: c.id,
+        result: Some(result),
+    }
+}
+
+fn redirect(r: Redirect) -> pb::Redirect {
+    let (kind, slot, address) = match r {
+        Redirect::Moved { slot, addr } => (pb::redirect::Kind::Moved, slot, addr),
+        Redirect::Ask { slot, addr } => (pb::redirect::Kind::Ask, slot, addr),
+    };
+    pb::Redirect {
+        kind: kind as i32,
+        slot: slot.into(),
+        address,
+    }
+}
+
+/// A blocking pop on a session stream: parks until a write to one of its keys serves it or
+/// its timeout passes (the stream is dedicated to this client, so waiting here is right).
+async fn wait_blocked(
+    server: &Server,
+    state: &mut ClientState,
+    out: &mut ReplyBuf,
+    mut b: Blocked,
+) {
+    b.register(server);
+    loop {
+        out.buf.clear();
+        cmd::execute(server, state, out, &b.request.as_request());
+        if state.block.take().is_none() {
+            break;
+        }
+        out.buf.clear();
+        let until = b
+            .deadline
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            _ = b.waiter.notify.notified() => {}
+            _ = tokio::time::sleep_until(until.into()) => {
+                if b.deadline.is_some_and(|d| Instant::now() >= d) {
+                    b.reply.write(out);
+                    break;
+                }
+            }
+        }
+    }
+    b.unregister(server);
+}

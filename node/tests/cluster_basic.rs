@@ -1,0 +1,290 @@
+//! Cluster mode against real node processes and an in-process control: slot map serving,
+//! MOVED/CROSSSLOT/CLUSTERDOWN texts, CLUSTER subcommands, the redis crate's cluster client
+//! and `redis-cli --cluster check`.
+
+#[path = "cluster_harness/mod.rs"]
+mod harness;
+
+use autocache_proto::slot::key_slot;
+use harness::{Cluster, Node};
+use redis::AsyncCommands;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unassigned_slots_answer_clusterdown() {
+    let c = Cluster::start(1).await;
+    let mut raw = c.nodes[0].raw().await;
+    raw.call(&["GET", "foo"], "-CLUSTERDOWN Hash slot not served\r\n")
+        .await;
+    raw.call(&["PING"], "+PONG\r\n").await;
+    raw.call(
+        &["CLUSTER", "MYID"],
+        &format!("$40\r\n{}\r\n", c.nodes[0].id),
+    )
+    .await;
+    let info = c.nodes[0].cmd_string(&["CLUSTER", "INFO"]).await;
+    assert!(
+        info.starts_with("cluster_state:fail\r\ncluster_slots_assigned:0\r\n"),
+        "{info}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_serve_by_slot() {
+    let c = Cluster::start(3).await;
+    c.rebalance().await;
+    let map = c.control.map().await;
+    for n in &c.nodes {
+        let (i, _) = map.node_by_id(&n.id).unwrap();
+        assert!(
+            map.slot_count(i) > 5000,
+            "node {} owns {}",
+            n.id,
+            map.slot_count(i)
+        );
+    }
+
+    // The redis crate's cluster client writes and reads 10,000 keys.
+    let mut cc = c.cluster_client().await;
+    for i in 0..10_000 {
+        let _: () = cc
+            .set(format!("key:{i}"), format!("value:{i}"))
+            .await
+            .unwrap();
+    }
+    for i in (0..10_000).step_by(7) {
+        let v: String = cc.get(format!("key:{i}")).await.unwrap();
+        assert_eq!(v, format!("value:{i}"));
+    }
+    let mut total = 0;
+    for n in &c.nodes {
+        total += n.dbsize().await;
+    }
+    assert_eq!(total, 10_000, "every key stored exactly once");
+
+    // MOVED from a node that does not own the slot, byte-exact.
+    let slot = key_slot(b"foo");
+    let owner = c.owner_of(slot).await;
+    let other = c.nodes.iter().find(|n| n.id != owner.id).unwrap();
+    let mut raw = other.raw().await;
+    raw.call(
+        &["GET", "foo"],
+        &format!("-MOVED {slot} {}\r\n", owner.addr),
+    )
+    .await;
+    let mut raw_owner = owner.raw().await;
+    raw_owner.call(&["SET", "foo", "bar"], "+OK\r\n").await;
+    raw_owner.call(&["GET", "foo"], "$3\r\nbar\r\n").await;
+
+    // Keys in different slots; the same slot through a hash tag.
+    raw.call(
+        &["MSET", "a", "1", "b", "2"],
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+    )
+    .await;
+    let tag_owner = c.owner_of(key_slot(b"t")).await;
+    let mut raw_tag = tag_owner.raw().await;
+    raw_tag
+        .call(&["MSET", "{t}a", "1", "{t}b", "2"], "+OK\r\n")
+        .await;
+    raw_tag
+        .call(&["MGET", "{t}a", "{t}b"], "*2\r\n$1\r\n1\r\n$1\r\n2\r\n")
+        .await;
+
+    // Subcommands' keys count too.
+    raw.call(
+        &["OBJECT", "ENCODING", "foo"],
+        &format!("-MOVED {slot} {}\r\n", owner.addr),
+    )
+    .await;
+
+    // Keyless commands run anywhere; SELECT only 0.
+    raw.call(&["PING"], "+PONG\r\n").await;
+    raw.call(&["SELECT", "0"], "+OK\r\n").await;
+    raw.call(
+        &["SELECT", "1"],
+        "-ERR SELECT is not allowed in cluster mode\r\n",
+    )
+    .await;
+    raw.call(&["READONLY"], "+OK\r\n").await;
+    raw.call(&["READWRITE"], "+OK\r\n").await;
+    raw.call(&["CLUSTER", "KEYSLOT", "foo"], ":12182\r\n").await;
+    raw_owner
+        .call(&["CLUSTER", "COUNTKEYSINSLOT", "12182"], ":1\r\n")
+        .await;
+    raw_owner
+        .call(
+            &["CLUSTER", "GETKEYSINSLOT", "12182", "10"],
+            "*1\r\n$3\r\nfoo\r\n",
+        )
+        .await;
+    raw.call(
+        &["CLUSTER", "COUNTKEYSINSLOT", "16384"],
+        "-ERR Invalid slot\r\n",
+    )
+    .await;
+    raw.call(
+        &["CLUSTER", "GETKEYSINSLOT", "1", "-1"],
+        "-ERR Invalid slot or number of keys\r\n",
+    )
+    .await;
+
+    // CLUSTER INFO / NODES / SLOTS agree with control's map.
+    let info = other.cmd_string(&["CLUSTER", "INFO"]).await;
+    let epoch = map.epoch;
+    for field in [
+        "cluster_state:ok\r\n".to_string(),
+        "cluster_slots_assigned:16384\r\n".into(),
+        "cluster_known_nodes:3\r\n".into(),
+        "cluster_size:3\r\n".into(),
+        format!("cluster_current_epoch:{epoch}\r\n"),
+    ] {
+        assert!(info.contains(&field), "{field:?} missing in {info}");
+    }
+    let nodes = other.cmd_string(&["CLUSTER", "NODES"]).await;
+    let (me, _) = map.node_by_id(&other.id).unwrap();
+    assert_eq!(nodes, map.cluster_nodes(Some(me)));
+    assert!(nodes.contains("myself,master"));
+    let slots: Vec<(i64, i64, Vec<redis::Value>)> = {
+        let mut conn = redis::Client::open(other.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let v: Vec<redis::Value> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        v.into_iter()
+            .map(|r| {
+                let redis::Value::Array(items) = r else {
+                    panic!("range")
+                };
+                let start = redis::from_redis_value(items[0].clone()).unwrap();
+                let end = redis::from_redis_value(items[1].clone()).unwrap();
+                (start, end, items[2..].to_vec())
+            })
+            .collect()
+    };
+    let covered: i64 = slots.iter().map(|(s, e, _)| e - s + 1).sum();
+    assert_eq!(covered, 16384);
+
+    // ASKING outside an import changes nothing: still MOVED, and it answers +OK.
+    raw.call(&["ASKING"], "+OK\r\n").await;
+    raw.call(
+        &["GET", "foo"],
+        &format!("-MOVED {slot} {}\r\n", owner.addr),
+    )
+    .await;
+
+    // A redirected command inside MULTI aborts the transaction.
+    raw.call(&["MULTI"], "+OK\r\n").await;
+    raw.call(
+        &["GET", "foo"],
+        &format!("-MOVED {slot} {}\r\n", owner.addr),
+    )
+    .await;
+    raw.call(
+        &["EXEC"],
+        "-EXECABORT Transaction discarded because of previous errors.\r\n",
+    )
+    .await;
+
+    redis_cli_check(&c.nodes[0]).await;
+}
+
+/// `redis-cli --cluster check` against one node: exits 0 when slots are covered and every
+/// node agrees on the configuration.
+async fn redis_cli_check(node: &Node) {
+    let out = tokio::process::Command::new("redis-cli")
+        .args(["--cluster", "check", &node.addr.to_string()])
+        .output()
+        .await
+        .expect("redis-cli is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "redis-cli --cluster check failed:\n{text}"
+    );
+    assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
+}
+
+/// The proxy's data path: a batch over `Execute` answers each command in the client's RESP
+/// version, or with a structured redirect; `NodeInfo` counts keys per slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_batches_and_node_info_over_grpc() {
+    use autocache_proto::pb::node::{self as npb, node_client::NodeClient, redirect, reply};
+    let c = Cluster::start(2).await;
+    c.rebalance().await;
+    let slot = key_slot(b"foo");
+    let owner = c.owner_of(slot).await;
+    let other = c.nodes.iter().find(|n| n.id != owner.id).unwrap();
+    let mut client = NodeClient::connect(format!("http://{}", owner.grpc))
+        .await
+        .unwrap();
+    let cmd = |id: u64, args: &[&str], resp_version: u32, asking: bool| npb::Command {
+        id,
+        args: args.iter().map(|a| a.as_bytes().to_vec().into()).collect(),
+        resp_version,
+        asking,
+    };
+    let map = c.control.map().await;
+    let other_key = (0..)
+        .map(|i| format!("k{i}"))
+        .find(|k| map.owner_node(key_slot(k.as_bytes())).unwrap().id == other.id)
+        .unwrap();
+    let batch = npb::CommandBatch {
+        commands: vec![
+            cmd(1, &["HSET", "foo", "f", "v"], 2, false),
+            cmd(2, &["HGETALL", "foo"], 2, false),
+            cmd(3, &["HGETALL", "foo"], 3, false),
+            cmd(4, &["GET", &other_key], 2, false),
+            cmd(5, &["PING"], 2, false),
+        ],
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(batch).await.unwrap();
+    let mut replies = client
+        .execute(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let got = replies.message().await.unwrap().unwrap().replies;
+    drop(tx);
+    let resp = |r: &npb::Reply| match &r.result {
+        Some(reply::Result::Resp(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("expected RESP bytes, got {other:?}"),
+    };
+    assert_eq!(
+        got.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(resp(&got[0]), ":1\r\n");
+    assert_eq!(resp(&got[1]), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_eq!(resp(&got[2]), "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    let other_slot = key_slot(other_key.as_bytes());
+    match &got[3].result {
+        Some(reply::Result::Redirect(r)) => {
+            assert_eq!(r.kind, redirect::Kind::Moved as i32);
+            assert_eq!(r.slot, u32::from(other_slot));
+            assert_eq!(r.address, other.addr.to_string());
+        }
+        other => panic!("expected a redirect, got {other:?}"),
+    }
+    assert_eq!(resp(&got[4]), "+PONG\r\n");
+
+    let info = client
+        .node_info(npb::NodeInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.id, owner.id);
+    assert_eq!(info.epoch, map.epoch);
+    assert_eq!(
+        info.slots,
+        vec![npb::SlotKeys {
+            slot: slot.into(),
+            keys: 1
+        }]
+    );
+}

@@ -1,0 +1,389 @@
+//! Multi-process cluster harness: the control service runs in-process (`autocache_control::
+//! run` on 127.0.0.1:0), nodes are real `autocache-node` processes with `--control`, each
+//! with its own data dir. Shared by the `cluster_*` tests.
+#![allow(dead_code)]
+
+use autocache_proto::pb::control::{self as cpb, control_client::ControlClient};
+use autocache_proto::slotmap::SlotMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+/// Polls `cond` until it holds; panics after `limit` (a hang guard, not a timing check).
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub struct Control {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), autocache_control::Error>>>,
+}
+
+impl Control {
+    /// Starts (or restarts, on the same address and data dir) the control service.
+    pub async fn start_at(dir: &Path, addr: SocketAddr) -> Control {
+        let mut config = autocache_control::Config::with_data_dir(dir);
+        config.node_timeout = Duration::from_secs(15);
+        let listener = bind_retry(addr).await;
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(autocache_control::run(listener, config, async move {
+            let _ = rx.await;
+        }));
+        Control {
+            addr,
+            dir: dir.to_path_buf(),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn client(&self) -> ControlClient<Channel> {
+        let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect_lazy();
+        ControlClient::new(ch).max_decoding_message_size(usize::MAX)
+    }
+
+    pub async fn status(&self) -> cpb::StatusReply {
+        self.client()
+            .status(cpb::StatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    pub async fn map(&self) -> SlotMap {
+        SlotMap::from_proto(self.status().await.map.as_ref().unwrap()).unwrap()
+    }
+
+    pub async fn rebalance(&self) {
+        self.client()
+            .rebalance(cpb::RebalanceRequest {})
+            .await
+            .unwrap();
+    }
+
+    pub async fn migrate(&self, slot: u16, source: &str, target: &str) {
+        let r = cpb::MigrateSlotsRequest {
+            ranges: vec![cpb::SlotRange {
+                start: slot.into(),
+                end: slot.into(),
+            }],
+            source: source.into(),
+            target: target.into(),
+        };
+        self.client().migrate_slots(r).await.unwrap();
+    }
+
+    pub async fn drain(&self, node: &str) {
+        self.client()
+            .drain(cpb::DrainRequest { node: node.into() })
+            .await
+            .unwrap();
+    }
+
+    /// Waits until no move is active or queued.
+    pub async fn wait_moves_done(&self) {
+        wait_for("migrations to finish", Duration::from_secs(240), || async {
+            self.status().await.moves.is_empty()
+        })
+        .await;
+    }
+
+    /// Waits until control lists `n` nodes.
+    pub async fn wait_nodes(&self, n: usize) {
+        wait_for("nodes to register", Duration::from_secs(30), || async {
+            self.status().await.nodes.len() == n
+        })
+        .await;
+    }
+
+    /// Stops the service (a restart is `Control::start_at` with the same address and dir).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+/// Binds `addr`, retrying while a previous listener on it is still closing.
+async fn bind_retry(addr: SocketAddr) -> TcpListener {
+    for _ in 0..200 {
+        if let Ok(l) = TcpListener::bind(addr).await {
+            return l;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("cannot bind {addr}");
+}
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real `autocache-node` process in cluster mode.
+pub struct Node {
+    pub addr: SocketAddr,
+    pub grpc: SocketAddr,
+    pub dir: PathBuf,
+    pub id: String,
+    child: Child,
+}
+
+impl Node {
+    pub async fn start(control: SocketAddr, dir: &Path) -> Node {
+        let port = free_port();
+        let gport = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let grpc: SocketAddr = format!("127.0.0.1:{gport}").parse().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_autocache-node"))
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--grpc-addr")
+            .arg(grpc.to_string())
+            .arg("--control")
+            .arg(control.to_string())
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--heartbeat-interval")
+            .arg("200ms")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn autocache-node");
+        wait_for("node to listen", Duration::from_secs(30), || async {
+            TcpStream::connect(addr).await.is_ok()
+        })
+        .await;
+        let mut node = Node {
+            addr,
+            grpc,
+            dir: dir.to_path_buf(),
+            id: String::new(),
+            child,
+        };
+        wait_for("node id file", Duration::from_secs(10), || async {
+            dir.join("node-id").exists()
+        })
+        .await;
+        node.id = std::fs::read_to_string(dir.join("node-id"))
+            .unwrap()
+            .trim()
+            .to_string();
+        node
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    pub async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+
+    /// The node's map epoch, from CLUSTER INFO.
+    pub async fn epoch(&self) -> u64 {
+        let info = self.cmd_string(&["CLUSTER", "INFO"]).await;
+        info.lines()
+            .find_map(|l| l.strip_prefix("cluster_my_epoch:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub async fn cmd_string(&self, args: &[&str]) -> String {
+        let mut c = redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query_async(&mut c).await.unwrap()
+    }
+
+    pub async fn dbsize(&self) -> u64 {
+        let mut c = redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        redis::cmd("DBSIZE").query_async(&mut c).await.unwrap()
+    }
+
+    /// Suspends / resumes the process (SIGSTOP / SIGCONT).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(pid)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig} failed");
+    }
+}
+
+/// A control and `n` nodes, every node registered.
+pub struct Cluster {
+    pub tmp: tempfile::TempDir,
+    pub control: Control,
+    pub nodes: Vec<Node>,
+}
+
+impl Cluster {
+    pub async fn start(n: usize) -> Cluster {
+        let tmp = tempfile::tempdir().unwrap();
+        let control =
+            Control::start_at(&tmp.path().join("control"), "127.0.0.1:0".parse().unwrap()).await;
+        let mut c = Cluster {
+            tmp,
+            control,
+            nodes: Vec::new(),
+        };
+        for _ in 0..n {
+            c.add_node().await;
+        }
+        c
+    }
+
+    pub async fn add_node(&mut self) -> usize {
+        let i = self.nodes.len();
+        let dir = self.tmp.path().join(format!("node{i}"));
+        self.nodes.push(Node::start(self.control.addr, &dir).await);
+        self.control.wait_nodes(self.nodes.len()).await;
+        i
+    }
+
+    /// Waits until every node runs with control's current epoch.
+    pub async fn wait_converged(&self) {
+        wait_for(
+            "nodes to reach control's epoch",
+            Duration::from_secs(60),
+            || async {
+                let epoch = self.control.status().await.map.unwrap().epoch;
+                for n in &self.nodes {
+                    if n.epoch().await != epoch {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .await;
+    }
+
+    /// Rebalances and waits until the moves are done and every node has the final map.
+    pub async fn rebalance(&self) {
+        self.control.rebalance().await;
+        self.control.wait_moves_done().await;
+        self.wait_converged().await;
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url()).collect()
+    }
+
+    /// The node owning `slot` in control's map.
+    pub async fn owner_of(&self, slot: u16) -> &Node {
+        let map = self.control.map().await;
+        let owner = map.owner_node(slot).expect("slot owned");
+        self.nodes.iter().find(|n| n.id == owner.id).unwrap()
+    }
+
+    pub async fn cluster_client(&self) -> redis::cluster_async::ClusterConnection {
+        redis::cluster::ClusterClient::new(self.urls())
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+/// A plain TCP client speaking raw RESP, for byte-exact replies.
+pub struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        Raw {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, args: &[&str]) {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        self.stream.write_all(&b).await.unwrap();
+    }
+
+    /// Reads one full line-terminated reply line (errors, simple strings, integers).
+    pub async fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..i + 2).collect();
+                return String::from_utf8_lossy(&line).into_owned();
+            }
+            let n =
+                tokio::time::timeout(Duration::from_secs(10), self.stream.read_buf(&mut self.buf))
+                    .await
+                    .expect("reply timed out")
+                    .unwrap();
+            assert!(n > 0, "connection closed");
+        }
+    }
+
+    pub async fn call(&mut self, args: &[&str], expected: &str) {
+        self.send(args).await;
+        let mut got = String::new();
+        while got.len() < expected.len() {
+            got.push_str(&self.line().await);
+        }
+        assert_eq!(got, expected, "reply to {args:?}");
+    }
+
+    /// Sends and returns the first reply line.
+    pub async fn first_line(&mut self, args: &[&str]) -> String {
+        self.send(args).await;
+        self.line().await
+    }
+}

@@ -1,0 +1,166 @@
+//! Live slot migration between real node processes: ASK for keys that left, TRYAGAIN for keys
+//! in flight and for multi-key commands split across the two nodes, ASKING on the importing
+//! node (one command only), and the slot ending up whole on the target.
+
+#[path = "cluster_harness/mod.rs"]
+mod harness;
+
+use autocache_proto::pb::control as cpb;
+use autocache_proto::slot::key_slot;
+use harness::{wait_for, Cluster};
+use std::time::Duration;
+
+const TRYAGAIN: &str = "-TRYAGAIN Multiple keys request during rehashing of slot\r\n";
+
+/// Gives every slot to node 0.
+async fn assign_all_to_first(c: &Cluster) {
+    let r = cpb::AssignSlotsRequest {
+        ranges: vec![cpb::SlotRange {
+            start: 0,
+            end: 16383,
+        }],
+        node: c.nodes[0].id.clone(),
+    };
+    c.control.client().assign_slots(r).await.unwrap();
+    c.wait_converged().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_answers_ask_and_tryagain_while_a_batch_is_in_flight() {
+    let c = Cluster::start(2).await;
+    assign_all_to_first(&c).await;
+    let (src, dst) = (&c.nodes[0], &c.nodes[1]);
+    let slot = key_slot(b"t");
+    let mut raw = src.raw().await;
+    // More keys than one batch (500): some stay behind while the first batch is in flight.
+    for i in 0..600 {
+        raw.call(&["SET", &format!("{{t}}{i}"), &format!("v{i}")], "+OK\r\n")
+            .await;
+    }
+
+    // The target is frozen, so the first batch cannot be acknowledged.
+    dst.signal("STOP");
+    c.control.migrate(slot, &src.id, &dst.id).await;
+    let inflight = find_inflight(&mut raw).await;
+    let mut present = None;
+    for i in 0..600 {
+        let key = format!("{{t}}{i}");
+        let first = raw.first_line(&["GET", &key]).await;
+        if first.starts_with('$') {
+            assert_eq!(raw.line().await, format!("v{i}\r\n"));
+            present = Some(key);
+        } else {
+            assert_eq!(first, TRYAGAIN);
+        }
+    }
+    let present = present.expect("keys beyond the first batch stay on the source");
+
+    raw.call(
+        &["GET", "{t}absent"],
+        &format!("-ASK {slot} {}\r\n", dst.addr),
+    )
+    .await;
+    raw.call(
+        &["SET", "{t}absent", "x"],
+        &format!("-ASK {slot} {}\r\n", dst.addr),
+    )
+    .await;
+    raw.call(&["GET", &inflight], TRYAGAIN).await;
+    raw.call(&["SET", &inflight, "lost?"], TRYAGAIN).await;
+    raw.call(&["MGET", &present, "{t}absent"], TRYAGAIN).await;
+    raw.call(&["MGET", &present, &inflight], TRYAGAIN).await;
+
+    // Thawed, the target takes the slot; nothing was lost or duplicated.
+    dst.signal("CONT");
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    raw.call(&["GET", "{t}0"], &format!("-MOVED {slot} {}\r\n", dst.addr))
+        .await;
+    raw.call(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()], ":0\r\n")
+        .await;
+    let mut on_dst = dst.raw().await;
+    on_dst
+        .call(
+            &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()],
+            ":600\r\n",
+        )
+        .await;
+    for i in 0..600 {
+        let v = format!("v{i}");
+        on_dst
+            .call(
+                &["GET", &format!("{{t}}{i}")],
+                &format!("${}\r\n{v}\r\n", v.len()),
+            )
+            .await;
+    }
+}
+
+/// Polls the source until one of the slot's keys answers TRYAGAIN (its batch is in flight).
+async fn find_inflight(raw: &mut harness::Raw) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        for i in 0..600 {
+            let key = format!("{{t}}{i}");
+            let first = raw.first_line(&["GET", &key]).await;
+            if first == TRYAGAIN {
+                return key;
+            }
+            if first.starts_with('$') {
+                raw.line().await; // the value
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no batch went in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_node_serves_only_after_asking() {
+    let c = Cluster::start(2).await;
+    assign_all_to_first(&c).await;
+    let (src, dst) = (&c.nodes[0], &c.nodes[1]);
+    let slot = key_slot(b"u");
+    let mut raw_src = src.raw().await;
+    raw_src.call(&["SET", "{u}old", "1"], "+OK\r\n").await;
+
+    // The source is frozen: the slot stays IMPORTING on the target while we look.
+    src.signal("STOP");
+    c.control.migrate(slot, &src.id, &dst.id).await;
+    let importing = format!("[{slot}-<-{}]", src.id);
+    wait_for("the target to import", Duration::from_secs(30), || async {
+        dst.cmd_string(&["CLUSTER", "NODES"])
+            .await
+            .contains(&importing)
+    })
+    .await;
+
+    let mut raw = dst.raw().await;
+    let moved = format!("-MOVED {slot} {}\r\n", src.addr);
+    raw.call(&["GET", "{u}new"], &moved).await;
+    raw.call(&["ASKING"], "+OK\r\n").await;
+    raw.call(&["GET", "{u}new"], "$-1\r\n").await;
+    // ASKING held for one command only.
+    raw.call(&["GET", "{u}new"], &moved).await;
+    raw.call(&["ASKING"], "+OK\r\n").await;
+    raw.call(&["SET", "{u}new", "2"], "+OK\r\n").await;
+    raw.call(&["ASKING"], "+OK\r\n").await;
+    raw.call(&["MGET", "{u}new", "{u}old"], TRYAGAIN).await;
+    raw.call(&["ASKING"], "+OK\r\n").await;
+    raw.call(
+        &["MGET", "{u}new", "{u}new"],
+        "*2\r\n$1\r\n2\r\n$1\r\n2\r\n",
+    )
+    .await;
+
+    src.signal("CONT");
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    // Whether the move completed or was rolled back, the source's key survived.
+    let mut cc = c.cluster_client().await;
+    let v: String = redis::AsyncCommands::get(&mut cc, "{u}old").await.unwrap();
+    assert_eq!(v, "1");
+}

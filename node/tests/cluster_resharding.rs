@@ -1,0 +1,131 @@
+//! Resharding under load with real node processes: adding a node and rebalancing while a
+//! cluster client keeps writing and reading, draining a node, and control going away (and
+//! coming back) in the middle of migrations. Every acknowledged write must end up present
+//! exactly once.
+
+#[path = "cluster_harness/mod.rs"]
+mod harness;
+
+use harness::{Cluster, Control};
+use redis::AsyncCommands;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Writes `key:<i>` = `value:<i>` from `start` on until `stop` is set (and at least `min`
+/// keys); reads back every tenth key as it goes. Returns the acknowledged indexes and how
+/// many writes failed (whose outcome is unknown).
+async fn writer(
+    mut cc: redis::cluster_async::ClusterConnection,
+    start: usize,
+    min: usize,
+    stop: Arc<AtomicBool>,
+) -> (Vec<usize>, usize) {
+    let mut acked = Vec::new();
+    let mut failed = 0;
+    let mut i = start;
+    // Bounded: a hang guard, far above what the tests need.
+    while i < start + 200_000 && (acked.len() < min || !stop.load(Ordering::Relaxed)) {
+        let r: redis::RedisResult<()> = cc.set(format!("key:{i}"), format!("value:{i}")).await;
+        match r {
+            Ok(()) => acked.push(i),
+            Err(_) => failed += 1,
+        }
+        if i.is_multiple_of(10) && acked.last() == Some(&i) {
+            let v: String = cc.get(format!("key:{i}")).await.unwrap();
+            assert_eq!(v, format!("value:{i}"), "read back during resharding");
+        }
+        i += 1;
+    }
+    (acked, failed)
+}
+
+/// Every acknowledged key readable with its value; the nodes together hold each key once.
+async fn verify(c: &Cluster, acked: &[usize], failed: usize) {
+    let mut cc = c.cluster_client().await;
+    for &i in acked {
+        let v: Option<String> = cc.get(format!("key:{i}")).await.unwrap();
+        assert_eq!(v.as_deref(), Some(format!("value:{i}").as_str()), "key:{i}");
+    }
+    let mut total = 0;
+    for n in &c.nodes {
+        total += n.dbsize().await as usize;
+    }
+    assert!(
+        total >= acked.len() && total <= acked.len() + failed,
+        "{total} keys stored for {} acknowledged writes ({failed} failed)",
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_a_node_under_load_loses_nothing() {
+    let mut c = Cluster::start(3).await;
+    c.rebalance().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(writer(c.cluster_client().await, 0, 3000, stop.clone()));
+    let added = c.add_node().await;
+    c.rebalance().await;
+    stop.store(true, Ordering::Relaxed);
+    let (acked, failed) = task.await.unwrap();
+    let map = c.control.map().await;
+    let (i, _) = map.node_by_id(&c.nodes[added].id).unwrap();
+    assert!(map.slot_count(i) >= 4000, "the new node got its share");
+    assert!(
+        c.nodes[added].dbsize().await > 0,
+        "data moved to the new node"
+    );
+    verify(&c, &acked, failed).await;
+
+    // Draining a node moves everything off it.
+    let drained = c.nodes[0].id.clone();
+    c.control.drain(&drained).await;
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    assert_eq!(c.nodes[0].dbsize().await, 0, "a drained node holds nothing");
+    let map = c.control.map().await;
+    let (i, _) = map.node_by_id(&drained).unwrap();
+    assert_eq!(map.slot_count(i), 0);
+    verify(&c, &acked, failed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_restart_mid_migration_loses_nothing() {
+    let mut c = Cluster::start(2).await;
+    c.rebalance().await;
+    let stop = Arc::new(AtomicBool::new(true));
+    let (acked, failed) = writer(c.cluster_client().await, 0, 5000, stop).await;
+    c.add_node().await;
+    c.control.rebalance().await;
+    // Stop control while the moves run.
+    harness::wait_for(
+        "a migration to start",
+        std::time::Duration::from_secs(30),
+        || async {
+            c.control
+                .status()
+                .await
+                .moves
+                .iter()
+                .any(|m| m.state == cpb_active())
+        },
+    )
+    .await;
+    let (addr, dir) = (c.control.addr, c.control.dir.clone());
+    c.control.stop().await;
+
+    // Nodes keep serving with their last map while control is away.
+    let mut cc = c.cluster_client().await;
+    for &i in acked.iter().step_by(50) {
+        let v: Option<String> = cc.get(format!("key:{i}")).await.unwrap();
+        assert_eq!(v.as_deref(), Some(format!("value:{i}").as_str()));
+    }
+
+    c.control = Control::start_at(&dir, addr).await;
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    verify(&c, &acked, failed).await;
+}
+
+fn cpb_active() -> i32 {
+    autocache_proto::pb::control::MoveState::Active as i32
+}
