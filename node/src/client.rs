@@ -8,7 +8,9 @@ use autocache_proto::resp::{Limits, Parsed, Protocol, ReplyBuf, RequestParser};
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -97,6 +99,10 @@ pub struct ClientState {
     /// The parked command, while blocked.
     pub blocked: Option<Blocked>,
     pub subs: cmd::pubsub::Subscriptions,
+    /// Cluster mode: ASKING was sent (serves an IMPORTING slot for the next command).
+    pub asking: bool,
+    /// Cluster mode: the last command was redirected (the gRPC path answers it structured).
+    pub redirect: Option<crate::cluster::redirect::Redirect>,
 }
 
 impl ClientState {
@@ -112,6 +118,8 @@ impl ClientState {
             block: None,
             blocked: None,
             subs: Default::default(),
+            asking: false,
+            redirect: None,
         }
     }
 }

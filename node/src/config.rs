@@ -2,6 +2,7 @@
 //! `CONFIG SET` may change at run time.
 
 use crate::db::evict::Policy;
+pub use crate::tier::AppendFsync;
 use clap::Parser;
 use parking_lot::RwLock;
 use std::path::PathBuf;
@@ -54,6 +55,44 @@ pub struct Config {
     /// Background task frequency in Hz (active expiry), as Redis's hz.
     #[arg(long, env = "AUTOCACHE_HZ", default_value_t = 10)]
     pub hz: u64,
+    /// Where data lives: `memory` (a pure cache: eviction deletes) or `tiered` (memory caches
+    /// a RocksDB store of record under --data-dir; a restart keeps the data).
+    #[arg(long, env = "AUTOCACHE_STORAGE", value_enum, default_value_t = Storage::Memory)]
+    pub storage: Storage,
+    /// When tiered, how often the warm tier's log is fsynced: always (every write-behind
+    /// batch), everysec, or no (left to the OS).
+    #[arg(long, env = "AUTOCACHE_APPENDFSYNC", value_enum, default_value_t = AppendFsync::Everysec)]
+    pub appendfsync: AppendFsync,
+    /// Control service address (host:port): enables cluster mode.
+    #[arg(long, env = "AUTOCACHE_CONTROL")]
+    pub control: Option<String>,
+    /// gRPC listen address (proxies, peers, control). Default: the RESP host, port + 10000.
+    #[arg(long, env = "AUTOCACHE_GRPC_ADDR")]
+    pub grpc_addr: Option<String>,
+    /// RESP address announced in MOVED/ASK and CLUSTER replies. Default: the listen address.
+    #[arg(long, env = "AUTOCACHE_ANNOUNCE_ADDR")]
+    pub announce_addr: Option<String>,
+    /// Time between heartbeats to control, well inside its node timeout: `3s`, `200ms`.
+    #[arg(long, env = "AUTOCACHE_HEARTBEAT_INTERVAL", default_value = "3s", value_parser = parse_interval)]
+    pub heartbeat_interval: std::time::Duration,
+}
+
+/// `--storage`: the tiers data lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Storage {
+    /// Memory only: a pure cache, eviction deletes.
+    Memory,
+    /// Memory caching RocksDB (the store of record) under --data-dir.
+    Tiered,
+}
+
+impl Storage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::Memory => "memory",
+            Storage::Tiered => "tiered",
+        }
+    }
 }
 
 impl Config {
@@ -66,6 +105,20 @@ impl Config {
         self.addr
             .clone()
             .unwrap_or_else(|| format!("{}:{}", self.bind, self.port))
+    }
+}
+
+/// Parses `3s`, `200ms`, `1m` or a bare number of seconds.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration '{s}'"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "" | "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!("invalid duration unit in '{s}' (use ms, s or m)")),
     }
 }
 

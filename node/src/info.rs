@@ -20,6 +20,9 @@ pub const REDIS_VERSION: &str = "7.0.15";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct KeyspaceSummary {
     pub keys: u64,
+    /// Of `keys`, those only the warm tier holds; and memory's changes not yet flushed.
+    pub cold_keys: u64,
+    pub dirty_keys: u64,
     pub expires: u64,
     pub stats: ShardStats,
 }
@@ -29,7 +32,9 @@ impl KeyspaceSummary {
     pub fn collect(db: &mut Db<'_, '_>) -> KeyspaceSummary {
         let mut s = KeyspaceSummary::default();
         db.for_each_shard(|shard| {
-            s.keys += shard.len() as u64;
+            s.keys += shard.key_count() as u64;
+            s.cold_keys += shard.cold_len() as u64;
+            s.dirty_keys += shard.dirty_len() as u64;
             s.expires += shard.volatile() as u64;
             s.stats.hits += shard.stats.hits;
             s.stats.misses += shard.stats.misses;
@@ -52,6 +57,7 @@ const SECTIONS: &[(&str, Section, bool)] = &[
     ("commandstats", commandstats_section, false),
     ("cluster", cluster_section, true),
     ("keyspace", keyspace_section, true),
+    ("tiers", tiers_section, false),
 ];
 
 /// The sections `INFO args…` asks for, in output order. Names are case-insensitive;
@@ -78,7 +84,9 @@ pub fn select(args: &[&[u8]]) -> Vec<&'static str> {
 
 /// Whether rendering `sections` needs the keyspace figures (so the caller can skip locking).
 pub fn needs_keyspace(sections: &[&str]) -> bool {
-    sections.iter().any(|s| matches!(*s, "stats" | "keyspace"))
+    sections
+        .iter()
+        .any(|s| matches!(*s, "stats" | "keyspace" | "tiers"))
 }
 
 /// The INFO text of `sections` (as [`select`] returns them).
@@ -393,9 +401,37 @@ fn commandstats_section(server: &Server, _ks: &KeyspaceSummary, out: &mut String
     }
 }
 
-fn cluster_section(_server: &Server, _ks: &KeyspaceSummary, out: &mut String) {
+fn cluster_section(server: &Server, _ks: &KeyspaceSummary, out: &mut String) {
     out.push_str("# Cluster\r\n");
-    field!(out, "cluster_enabled", "0");
+    let enabled = if server.cluster.is_some() { "1" } else { "0" };
+    field!(out, "cluster_enabled", "{enabled}");
+}
+
+/// Ours: where the keys are (memory, warm) and how write-behind is doing.
+fn tiers_section(server: &Server, ks: &KeyspaceSummary, out: &mut String) {
+    out.push_str("# Tiers\r\n");
+    let Some(w) = server.keyspace.warm() else {
+        field!(out, "storage", "memory");
+        field!(out, "memory_keys", "{}", ks.keys);
+        return;
+    };
+    let st = &w.stats;
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+    field!(out, "storage", "tiered");
+    field!(out, "memory_keys", "{}", ks.keys - ks.cold_keys);
+    field!(out, "warm_only_keys", "{}", ks.cold_keys);
+    field!(out, "dirty_keys", "{}", ks.dirty_keys);
+    field!(out, "warm_engine", "{}", w.store.name());
+    field!(out, "warm_bytes", "{}", w.store.size_bytes());
+    field!(out, "appendfsync", "{}", w.fsync.name());
+    field!(out, "warm_loads", "{}", n(&st.loads));
+    field!(out, "demotions", "{}", n(&st.demotions));
+    field!(out, "flushed_keys", "{}", n(&st.flushed_keys));
+    field!(out, "flush_batches", "{}", n(&st.flush_batches));
+    field!(out, "fsyncs", "{}", n(&st.syncs));
+    field!(out, "last_fsync_ms", "{}", n(&st.last_sync_ms));
+    field!(out, "write_errors", "{}", n(&st.write_errors));
+    field!(out, "read_errors", "{}", n(&st.read_errors));
 }
 
 fn keyspace_section(_server: &Server, ks: &KeyspaceSummary, out: &mut String) {

@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod db;
@@ -15,6 +16,7 @@ pub mod info;
 pub mod memory;
 pub mod pubsub;
 pub mod server;
+pub mod tier;
 pub mod types;
 
 pub use config::Config;

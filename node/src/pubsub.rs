@@ -78,7 +78,10 @@ impl Outbox {
         drop(st);
         if len > HARD_LIMIT || soft_expired {
             self.overflowed.store(true, Relaxed);
-            tracing::warn!(client = self.id, "closing subscriber over the pubsub output buffer limit");
+            tracing::warn!(
+                client = self.id,
+                "closing subscriber over the pubsub output buffer limit"
+            );
         }
         self.ready.notify_one();
         true
@@ -155,7 +158,8 @@ impl PubSub {
         for (pattern, subs) in self.patterns.read().iter() {
             if glob_match(pattern, channel, false) {
                 for o in subs {
-                    n += o.deliver(|b| message_frame(b, b"pmessage", Some(pattern), channel, message))
+                    n += o
+                        .deliver(|b| message_frame(b, b"pmessage", Some(pattern), channel, message))
                         as usize;
                 }
             }

@@ -112,6 +112,8 @@ pub struct Server {
     pub port: u16,
     /// Set when the server is shutting down; connections finish their batch and close.
     pub shutdown: watch::Receiver<bool>,
+    /// Cluster mode (`--control`): identity and slot map. None: standalone.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl Server {
@@ -132,8 +134,9 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let port = listener.local_addr()?.port();
+    let cluster = crate::cluster::setup(&config, listener.local_addr()?).await?;
     let server = Arc::new(Server {
-        keyspace: Keyspace::new(),
+        keyspace: crate::tier::open_keyspace(&config)?,
         settings: Settings::new(&config),
         stats: Stats::new(),
         clients: Clients::default(),
@@ -144,7 +147,13 @@ pub async fn run(
         run_id: run_id(),
         port,
         shutdown: stop_rx.clone(),
+        cluster: cluster.as_ref().map(|(c, _)| c.clone()),
     });
+    let cluster_tasks = match cluster {
+        Some((_, grpc)) => crate::cluster::spawn(server.clone(), grpc, stop_rx.clone()),
+        None => Vec::new(),
+    };
+    let flusher = crate::tier::flusher::Flusher::start(server.clone());
     let background = [
         tokio::spawn(active_expiry(server.clone(), stop_rx.clone())),
         tokio::spawn(memory_refresh(server.clone(), stop_rx.clone())),
@@ -172,16 +181,29 @@ pub async fn run(
             _ = &mut shutdown => break,
         }
     }
-    tracing::info!("shutting down: closing {} connections", server.clients.len());
+    tracing::info!(
+        "shutting down: closing {} connections",
+        server.clients.len()
+    );
     let _ = stop_tx.send(true);
     drop(listener);
     // Connections notice the flag after their current batch.
     let drain = async { while conns.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         conns.abort_all();
+    }
+    for task in cluster_tasks {
+        let _ = task.await;
     }
     for task in background {
         let _ = task.await;
+    }
+    if let Some(f) = flusher {
+        // Everything acknowledged reaches the warm tier, synced, before we return.
+        let _ = tokio::task::spawn_blocking(move || f.stop()).await;
     }
     Ok(())
 }

@@ -91,11 +91,17 @@ async fn eviction_policies() {
         fill(&mut c, "k", 8_000, None).await;
         let dbsize: usize = redis::cmd("DBSIZE").query_async(&mut c).await.unwrap();
         assert!(dbsize < 8_000, "{policy}: nothing evicted ({dbsize} keys)");
-        assert!(dbsize > 500, "{policy}: evicted far too much ({dbsize} keys)");
+        assert!(
+            dbsize > 500,
+            "{policy}: evicted far too much ({dbsize} keys)"
+        );
         assert!(info_u64(&mut c, "evicted_keys").await > 0);
         let used = info_u64(&mut c, "used_memory").await;
         let max = info_u64(&mut c, "maxmemory").await;
-        assert!(used < max + 1024 * 1024, "{policy}: used {used} vs maxmemory {max}");
+        assert!(
+            used < max + 1024 * 1024,
+            "{policy}: used {used} vs maxmemory {max}"
+        );
         s.stop().await;
     }
 
@@ -116,12 +122,21 @@ async fn eviction_policies() {
     }
 
     // volatile-*: only keys with a TTL are evicted.
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let s = start(policy).await;
         let mut c = s.client().await;
         fill(&mut c, "keep", 500, None).await;
         fill(&mut c, "vol", 8_000, Some(100_000)).await;
-        assert_eq!(exists(&mut c, "keep", 500).await, 500, "{policy} evicted a persistent key");
+        assert_eq!(
+            exists(&mut c, "keep", 500).await,
+            500,
+            "{policy} evicted a persistent key"
+        );
         let vol = exists(&mut c, "vol", 8_000).await;
         assert!(vol < 8_000, "{policy}: no volatile key evicted");
         s.stop().await;
@@ -135,7 +150,10 @@ async fn eviction_policies() {
         fill(&mut c, "long", 8_000, Some(1_000_000)).await;
         let short = exists(&mut c, "short", 1_000).await as f64 / 1_000.0;
         let long = exists(&mut c, "long", 8_000).await as f64 / 8_000.0;
-        assert!(short < long, "short-TTL survivors {short:.2} vs long-TTL {long:.2}");
+        assert!(
+            short < long,
+            "short-TTL survivors {short:.2} vs long-TTL {long:.2}"
+        );
         s.stop().await;
     }
 
@@ -152,7 +170,10 @@ async fn eviction_policies() {
                 break;
             }
         }
-        assert!(refused, "volatile-lru with no volatile keys never refused a write");
+        assert!(
+            refused,
+            "volatile-lru with no volatile keys never refused a write"
+        );
         s.stop().await;
     }
 }

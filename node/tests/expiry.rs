@@ -20,7 +20,12 @@ async fn untouched_expired_keys_are_reclaimed() {
     let mut c = s.client().await;
     let mut pipe = redis::pipe();
     for i in 0..20_000 {
-        pipe.cmd("SET").arg(format!("t:{i}")).arg("x".repeat(100)).arg("PX").arg(3000).ignore();
+        pipe.cmd("SET")
+            .arg(format!("t:{i}"))
+            .arg("x".repeat(100))
+            .arg("PX")
+            .arg(3000)
+            .ignore();
     }
     for i in 0..100 {
         pipe.cmd("SET").arg(format!("p:{i}")).arg("y").ignore();
@@ -44,7 +49,11 @@ async fn untouched_expired_keys_are_reclaimed() {
         used_after + 1024 * 1024 < used_full,
         "memory not reclaimed: {used_full} -> {used_after}"
     );
-    let info: String = redis::cmd("INFO").arg("keyspace").query_async(&mut c).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("keyspace")
+        .query_async(&mut c)
+        .await
+        .unwrap();
     assert!(info.contains("db0:keys=100,expires=0,"), "{info}");
     s.stop().await;
 }

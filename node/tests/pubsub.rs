@@ -12,28 +12,57 @@ async fn two_subscribers_and_a_pattern() {
     let mut b = s.raw().await;
     let mut p = s.raw().await;
     a.call(&["SUBSCRIBE", "news", "sport"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$5\r\nsport\r\n:2\r\n").await;
-    b.call(&["PSUBSCRIBE", "n*"], b"*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:1\r\n").await;
+    b.call(
+        &["PSUBSCRIBE", "n*"],
+        b"*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:1\r\n",
+    )
+    .await;
     p.call(&["PUBLISH", "news", "hello"], b":2\r\n").await;
-    a.expect(b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n").await;
-    b.expect(b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n").await;
+    a.expect(b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n")
+        .await;
+    b.expect(b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n")
+        .await;
     p.call(&["PUBLISH", "sport", "goal"], b":1\r\n").await;
-    a.expect(b"*3\r\n$7\r\nmessage\r\n$5\r\nsport\r\n$4\r\ngoal\r\n").await;
+    a.expect(b"*3\r\n$7\r\nmessage\r\n$5\r\nsport\r\n$4\r\ngoal\r\n")
+        .await;
     p.call(&["PUBLISH", "nobody", "x"], b":1\r\n").await; // b's pattern n* matches
-    b.expect(b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$6\r\nnobody\r\n$1\r\nx\r\n").await;
+    b.expect(b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$6\r\nnobody\r\n$1\r\nx\r\n")
+        .await;
     p.call(&["PUBLISH", "other", "x"], b":0\r\n").await;
 
-    p.call(&["PUBSUB", "NUMSUB", "news", "none"], b"*4\r\n$4\r\nnews\r\n:1\r\n$4\r\nnone\r\n:0\r\n").await;
+    p.call(
+        &["PUBSUB", "NUMSUB", "news", "none"],
+        b"*4\r\n$4\r\nnews\r\n:1\r\n$4\r\nnone\r\n:0\r\n",
+    )
+    .await;
     p.call(&["PUBSUB", "NUMPAT"], b":1\r\n").await;
-    p.call(&["PUBSUB", "CHANNELS", "s*"], b"*1\r\n$5\r\nsport\r\n").await;
+    p.call(&["PUBSUB", "CHANNELS", "s*"], b"*1\r\n$5\r\nsport\r\n")
+        .await;
 
     // Subscriber mode in RESP2 allows only the pub/sub commands, PING, QUIT, RESET.
     a.call(&["GET", "k"], b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n").await;
-    a.call(&["UNSUBSCRIBE", "news"], b"*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:1\r\n").await;
-    a.call(&["UNSUBSCRIBE"], b"*3\r\n$11\r\nunsubscribe\r\n$5\r\nsport\r\n:0\r\n").await;
-    a.call(&["UNSUBSCRIBE"], b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n").await;
+    a.call(
+        &["UNSUBSCRIBE", "news"],
+        b"*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    )
+    .await;
+    a.call(
+        &["UNSUBSCRIBE"],
+        b"*3\r\n$11\r\nunsubscribe\r\n$5\r\nsport\r\n:0\r\n",
+    )
+    .await;
+    a.call(
+        &["UNSUBSCRIBE"],
+        b"*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n",
+    )
+    .await;
     // Out of subscriber mode: ordinary commands again.
     a.call(&["GET", "k"], b"$-1\r\n").await;
-    b.call(&["PUNSUBSCRIBE", "n*"], b"*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n").await;
+    b.call(
+        &["PUNSUBSCRIBE", "n*"],
+        b"*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n",
+    )
+    .await;
     p.call(&["PUBLISH", "news", "late"], b":0\r\n").await;
     s.stop().await;
 }
@@ -43,14 +72,28 @@ async fn shard_channels() {
     let s = TestServer::start().await;
     let mut a = s.raw().await;
     let mut p = s.raw().await;
-    a.call(&["SSUBSCRIBE", "orders"], b"*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n").await;
+    a.call(
+        &["SSUBSCRIBE", "orders"],
+        b"*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n",
+    )
+    .await;
     p.call(&["SPUBLISH", "orders", "o1"], b":1\r\n").await;
-    a.expect(b"*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n").await;
+    a.expect(b"*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n")
+        .await;
     // A plain PUBLISH does not reach shard subscribers.
     p.call(&["PUBLISH", "orders", "o2"], b":0\r\n").await;
-    p.call(&["PUBSUB", "SHARDCHANNELS"], b"*1\r\n$6\r\norders\r\n").await;
-    p.call(&["PUBSUB", "SHARDNUMSUB", "orders"], b"*2\r\n$6\r\norders\r\n:1\r\n").await;
-    a.call(&["SUNSUBSCRIBE"], b"*3\r\n$12\r\nsunsubscribe\r\n$6\r\norders\r\n:0\r\n").await;
+    p.call(&["PUBSUB", "SHARDCHANNELS"], b"*1\r\n$6\r\norders\r\n")
+        .await;
+    p.call(
+        &["PUBSUB", "SHARDNUMSUB", "orders"],
+        b"*2\r\n$6\r\norders\r\n:1\r\n",
+    )
+    .await;
+    a.call(
+        &["SUNSUBSCRIBE"],
+        b"*3\r\n$12\r\nsunsubscribe\r\n$6\r\norders\r\n:0\r\n",
+    )
+    .await;
     s.stop().await;
 }
 
@@ -60,7 +103,11 @@ async fn subscriber_disconnect_cleans_up() {
     let mut p = s.raw().await;
     {
         let mut a = s.raw().await;
-        a.call(&["SUBSCRIBE", "gone"], b"*3\r\n$9\r\nsubscribe\r\n$4\r\ngone\r\n:1\r\n").await;
+        a.call(
+            &["SUBSCRIBE", "gone"],
+            b"*3\r\n$9\r\nsubscribe\r\n$4\r\ngone\r\n:1\r\n",
+        )
+        .await;
     }
     wait_until(Duration::from_secs(5), || {
         let addr = s.addr;
@@ -81,7 +128,11 @@ async fn subscriber_disconnect_cleans_up() {
 async fn slow_subscriber_is_disconnected_at_the_output_limit() {
     let s = TestServer::start().await;
     let mut a = s.raw().await;
-    a.call(&["SUBSCRIBE", "flood"], b"*3\r\n$9\r\nsubscribe\r\n$5\r\nflood\r\n:1\r\n").await;
+    a.call(
+        &["SUBSCRIBE", "flood"],
+        b"*3\r\n$9\r\nsubscribe\r\n$5\r\nflood\r\n:1\r\n",
+    )
+    .await;
     let c = s.client().await;
     let payload = "z".repeat(256 * 1024);
     let mut delivered_to_none = false;
@@ -98,7 +149,10 @@ async fn slow_subscriber_is_disconnected_at_the_output_limit() {
             break;
         }
     }
-    assert!(delivered_to_none, "the non-reading subscriber was never cut off");
+    assert!(
+        delivered_to_none,
+        "the non-reading subscriber was never cut off"
+    );
     a.expect_closed().await;
     s.stop().await;
 }

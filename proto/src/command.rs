@@ -177,7 +177,11 @@ fn index() -> &'static std::collections::HashMap<&'static [u8], usize> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                assert!(c.name.len() <= MAX_NAME, "command name too long: {}", c.name);
+                assert!(
+                    c.name.len() <= MAX_NAME,
+                    "command name too long: {}",
+                    c.name
+                );
                 (c.name.as_bytes(), i)
             })
             .collect()

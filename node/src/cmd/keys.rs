@@ -4,7 +4,7 @@
 
 use super::{eq_ic, parse_int, reply_bulks, CmdError, CmdResult, Ctx, Handler};
 use crate::db::evict::{self, Policy};
-use crate::db::{Clock, Entry, Lru, Shard, SlotTable, SHARDS};
+use crate::db::{Clock, Entry, Kind, Lru, Shard, SlotTable, SHARDS};
 use crate::dump::{self, Decoded, PayloadError};
 use crate::glob::glob_match;
 use autocache_proto::resp::Request;
@@ -298,10 +298,16 @@ fn keys(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let now = ctx.clock.ms;
     let mut found: Vec<Box<[u8]>> = Vec::new();
     ctx.db.for_each_shard(|shard| {
-        for (_, table) in shard.tables() {
+        for (slot, table) in shard.tables() {
             for e in table.iter() {
                 if !e.is_expired(now) && (all || glob_match(pattern, e.key(), false)) {
                     found.push(e.key().into());
+                }
+            }
+            // Keys only the warm tier holds (none unless tiered).
+            for (k, _) in shard.warm_keys(slot, now) {
+                if all || glob_match(pattern, &k, false) {
+                    found.push(k);
                 }
             }
         }
@@ -372,20 +378,25 @@ fn scan(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let mut found: Vec<Box<[u8]>> = Vec::new();
     let next = loop {
         let shard = ctx.db.lock(slot);
-        let mut cands: Vec<(u64, &Entry)> = shard
+        // Memory's keys and those only the warm tier holds: a key's place depends on its hash
+        // alone, whichever tier holds it.
+        let warm = shard.warm_keys(slot, now);
+        let mut cands: Vec<(u64, &[u8], Kind, bool)> = shard
             .slot(slot)
             .iter()
-            .map(|e| (shard.hash(e.key()) >> SLOT_BITS, e))
-            .filter(|(prefix, _)| *prefix >= threshold)
+            .map(|e| (e.key(), e.kind(), e.is_expired(now)))
+            .chain(warm.iter().map(|(k, kind)| (&**k, *kind, false)))
+            .map(|(k, kind, dead)| (shard.hash(k) >> SLOT_BITS, k, kind, dead))
+            .filter(|c| c.0 >= threshold)
             .collect();
-        cands.sort_unstable_by_key(|(prefix, _)| *prefix);
+        cands.sort_unstable_by_key(|c| c.0);
         let mut take = cands.len().min(opts.count - examined);
         while take > 0 && take < cands.len() && cands[take].0 == cands[take - 1].0 {
             take += 1;
         }
-        for (_, e) in &cands[..take] {
-            if scan_wants(&opts, e, now) {
-                found.push(e.key().into());
+        for &(_, k, kind, dead) in &cands[..take] {
+            if !dead && scan_wants(&opts, k, kind) {
+                found.push(k.into());
             }
         }
         examined += take;
@@ -395,6 +406,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         }
         // Release this shard before moving to the next slot's.
         drop(cands);
+        drop(warm);
         drop(shard);
         if slot as usize + 1 == SLOT_COUNT {
             break 0;
@@ -411,10 +423,9 @@ fn scan(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-fn scan_wants(opts: &ScanOpts<'_>, e: &Entry, now: u64) -> bool {
-    !e.is_expired(now)
-        && opts.kind.is_none_or(|k| eq_ic(k, e.kind().name()))
-        && opts.pattern.is_none_or(|p| glob_match(p, e.key(), false))
+fn scan_wants(opts: &ScanOpts<'_>, key: &[u8], kind: Kind) -> bool {
+    opts.kind.is_none_or(|k| eq_ic(k, kind.name()))
+        && opts.pattern.is_none_or(|p| glob_match(p, key, false))
 }
 
 fn randomkey(ctx: &mut Ctx<'_, '_>, _req: &Request<'_>) -> CmdResult {
@@ -423,10 +434,19 @@ fn randomkey(ctx: &mut Ctx<'_, '_>, _req: &Request<'_>) -> CmdResult {
     for i in 0..SHARDS {
         // Slot `s` (< SHARDS) lives in shard `s`: locking it locks that shard.
         let shard = ctx.db.lock(((start + i) % SHARDS) as u16);
-        if shard.is_empty() {
+        // Memory or the warm tier, in proportion to the keys each holds alone.
+        let (hot, cold) = (shard.len(), shard.cold_len());
+        if hot + cold == 0 {
             continue;
         }
-        if let Some(key) = random_live_key(&shard, now) {
+        let found = if fastrand::usize(..hot + cold) < hot {
+            random_live_key(&shard, now).or_else(|| shard.random_warm_key(now))
+        } else {
+            shard
+                .random_warm_key(now)
+                .or_else(|| random_live_key(&shard, now))
+        };
+        if let Some(key) = found {
             drop(shard);
             ctx.out.bulk(&key);
             return Ok(());
@@ -603,6 +623,9 @@ fn object(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     }
     let key = req.arg(2);
     let clock = ctx.clock;
+    if eq_ic(sub, "tier") {
+        return object_tier(ctx, key);
+    }
     let shares_integers = sharing_integers(ctx);
     let (mut shard, slot) = ctx.db.lock_key(key);
     let reply = read_notouch(&mut shard, slot, key, clock.ms, |e| {
@@ -614,6 +637,17 @@ fn object(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         Some(Err(e)) => return Err(e),
         Some(Ok(ObjectReply::Text(s))) => ctx.out.bulk(s.as_bytes()),
         Some(Ok(ObjectReply::Int(n))) => ctx.out.int(n),
+    }
+    Ok(())
+}
+
+/// OBJECT TIER key (ours): "memory" or "warm", where the key lives now; asking moves nothing.
+fn object_tier(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
+    let now = ctx.clock.ms;
+    let (shard, slot) = ctx.db.lock_key(key);
+    match shard.tier_of(slot, key, now) {
+        Some(t) => ctx.out.bulk(t.as_bytes()),
+        None => ctx.out.null(),
     }
     Ok(())
 }

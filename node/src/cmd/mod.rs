@@ -2,12 +2,14 @@
 //! AUTH, MULTI queueing, maxmemory), then the family's handler. One module per family; each
 //! lists its handlers in a `HANDLERS` table keyed by the command's name.
 
+pub mod cluster;
 pub mod command;
 pub mod connection;
 pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod scan_util;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -107,7 +109,8 @@ fn handlers() -> &'static [Option<Handler>] {
     static TABLE: OnceLock<Vec<Option<Handler>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut v: Vec<Option<Handler>> = vec![None; COMMANDS.len()];
-        let families: [&[(&str, Handler)]; 11] = [
+        let families: [&[(&str, Handler)]; 12] = [
+            cluster::HANDLERS,
             string::HANDLERS,
             keys::HANDLERS,
             server::HANDLERS,
@@ -200,6 +203,11 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
         ));
         return;
     }
+    // Cluster mode: redirect or refuse by the slot map; the gate lives until the command ends.
+    use crate::cluster::redirect::{admit, Admission};
+    let Admission::Run(_gate) = admit(server, client, spec, req, out) else {
+        return;
+    };
     if client.multi.is_some() && !transaction::runs_inside_multi(spec) {
         transaction::queue(client, out, spec, req);
         return;

@@ -21,7 +21,10 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 /// Commands that act at once even inside MULTI.
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Queues a command inside MULTI (after the arity check, which flags the transaction).

@@ -110,7 +110,12 @@ impl Entry {
     /// The same value under another key (RENAME, COPY), keeping the expiry.
     pub fn with_key(&self, key: &[u8]) -> Entry {
         match self {
-            Entry::Str(_) => Entry::string(key, self.as_str().unwrap_or_default(), self.expire_at(), self.lru()),
+            Entry::Str(_) => Entry::string(
+                key,
+                self.as_str().unwrap_or_default(),
+                self.expire_at(),
+                self.lru(),
+            ),
             Entry::Obj(o) => Entry::object(key, o.value.clone(), o.expire_at, o.lru),
         }
     }
@@ -197,7 +202,12 @@ impl Entry {
                 if had && at != 0 {
                     b[4..12].copy_from_slice(&at.to_le_bytes());
                 } else if had != (at != 0) {
-                    *self = Entry::string(self.key(), self.as_str().unwrap_or_default(), at, self.lru());
+                    *self = Entry::string(
+                        self.key(),
+                        self.as_str().unwrap_or_default(),
+                        at,
+                        self.lru(),
+                    );
                 }
             }
             Entry::Obj(o) => o.expire_at = at,
@@ -223,7 +233,9 @@ impl Entry {
         std::mem::size_of::<Entry>()
             + match self {
                 Entry::Str(b) => b.len(),
-                Entry::Obj(o) => std::mem::size_of::<ObjEntry>() + o.key.len() + o.value.mem_usage(),
+                Entry::Obj(o) => {
+                    std::mem::size_of::<ObjEntry>() + o.key.len() + o.value.mem_usage()
+                }
             }
     }
 }

@@ -41,17 +41,33 @@ impl Policy {
     }
 
     pub fn parse(s: &str) -> Option<Policy> {
-        Policy::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
+        Policy::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
     }
 
     pub fn is_lfu(self) -> bool {
         matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
     }
 
+    /// What chooses the entries memory drops when it caches a warm tier. Dropping loses
+    /// nothing there, so every key qualifies and memory never refuses a write: the policy
+    /// only lends its ranking (noeviction and volatile-ttl rank by idle time).
+    fn for_demotion(self) -> Policy {
+        match self {
+            Policy::AllKeysLfu | Policy::VolatileLfu => Policy::AllKeysLfu,
+            Policy::AllKeysRandom | Policy::VolatileRandom => Policy::AllKeysRandom,
+            _ => Policy::AllKeysLru,
+        }
+    }
+
     fn volatile_only(self) -> bool {
         matches!(
             self,
-            Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
         )
     }
 }
@@ -79,7 +95,11 @@ pub fn lfu_decayed(lru: Lru, clock: &Clock) -> u32 {
     let ldt = lru >> 8;
     let counter = lru & 0xFF;
     let now = minutes(clock);
-    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
+    let elapsed = if now >= ldt {
+        now - ldt
+    } else {
+        65535 - ldt + now
+    };
     let periods = elapsed.checked_div(clock.lfu_decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
@@ -120,6 +140,11 @@ fn score(policy: Policy, e: &Entry, clock: &Clock) -> u64 {
 /// Evicts one key chosen by `policy` from `samples` random candidates. Returns the bytes it
 /// freed, or `None` when no key qualifies (noeviction, or no volatile key left).
 pub fn evict_one(ks: &Keyspace, policy: Policy, clock: &Clock, samples: usize) -> Option<usize> {
+    let policy = if ks.is_tiered() {
+        policy.for_demotion()
+    } else {
+        policy
+    };
     if policy == Policy::NoEviction {
         return None;
     }
@@ -164,6 +189,11 @@ pub fn evict_one(ks: &Keyspace, policy: Policy, clock: &Clock, samples: usize) -
     }
     let (_, slot, key) = best?;
     let mut shard = ks.lock_shard(super::shard_of(slot));
+    if shard.is_tiered() {
+        // Memory only caches the warm tier: the key moves down, nothing is lost. Another
+        // evictor (the flusher's) may have moved it first: freeing nothing, try again.
+        return Some(shard.demote(slot, &key).unwrap_or(0));
+    }
     let old = shard.remove(slot, &key)?;
     shard.stats.evicted += 1;
     Some(old.mem_usage())

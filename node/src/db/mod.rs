@@ -70,6 +70,8 @@ pub fn now_ms() -> u64 {
 
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
+    /// The warm tier memory caches, when tiered: eviction then demotes instead of deleting.
+    warm: Option<std::sync::Arc<crate::tier::Warm>>,
 }
 
 impl Default for Keyspace {
@@ -82,7 +84,53 @@ impl Keyspace {
     pub fn new() -> Keyspace {
         Keyspace {
             shards: (0..SHARDS).map(|i| Mutex::new(Shard::new(i))).collect(),
+            warm: None,
         }
+    }
+
+    /// A keyspace whose memory caches `warm` (`--storage tiered`). Its per-slot key counts
+    /// are read here, not its data: keys come up on first access.
+    pub fn tiered(
+        warm: std::sync::Arc<crate::tier::Warm>,
+    ) -> Result<Keyspace, crate::tier::TierError> {
+        let mut counts = vec![0u64; SLOT_COUNT];
+        let (from, to) = crate::tier::count_range();
+        warm.store.scan(&from, &to, &mut |k, v| {
+            if let (Some(slot), Ok(n)) = (crate::tier::count_slot(k), <[u8; 8]>::try_from(v)) {
+                if let Some(c) = counts.get_mut(slot as usize) {
+                    *c = u64::from_le_bytes(n);
+                }
+            }
+            true
+        })?;
+        let mut ks = Keyspace::new();
+        ks.warm = Some(warm.clone());
+        for s in ks.shards.iter() {
+            s.lock().attach_warm(warm.clone(), &counts);
+        }
+        Ok(ks)
+    }
+
+    /// Writes every shard's dirty keys to the warm tier, one shard (and one batch) at a time.
+    /// Returns how many keys were written.
+    pub fn flush_dirty(&self) -> Result<usize, crate::tier::TierError> {
+        let mut n = 0;
+        let mut failed = None;
+        for s in self.shards.iter() {
+            match s.lock().flush_dirty() {
+                Ok(k) => n += k,
+                Err(e) => failed = Some(e),
+            }
+        }
+        failed.map_or(Ok(n), Err)
+    }
+
+    pub fn is_tiered(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    pub fn warm(&self) -> Option<&std::sync::Arc<crate::tier::Warm>> {
+        self.warm.as_ref()
     }
 
     pub fn lock_shard(&self, shard: usize) -> MutexGuard<'_, Shard> {
@@ -201,10 +249,11 @@ impl<'g> Db<'_, 'g> {
         }
     }
 
-    /// Number of keys (expired ones not yet reclaimed included, as Redis's DBSIZE).
+    /// Number of keys in every tier (expired ones not yet reclaimed included, as Redis's
+    /// DBSIZE).
     pub fn len(&mut self) -> usize {
         let mut n = 0;
-        self.for_each_shard(|s| n += s.len());
+        self.for_each_shard(|s| n += s.key_count());
         n
     }
 

@@ -1,6 +1,8 @@
 //! A lock shard: the slot tables it owns, its counters, and the hooks writes must fire
 //! (WATCH invalidation). Every mutation goes through these methods so no hook is missed.
 
+mod tiered;
+
 use super::{Clock, Entry, SHARDS, SLOTS_PER_SHARD};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;
@@ -62,6 +64,8 @@ pub struct Shard {
     volatile: usize,
     watched: HashMap<Box<[u8]>, Vec<WatchFlag>>,
     blocked: HashMap<Box<[u8]>, std::collections::VecDeque<Arc<Waiter>>>,
+    /// The tier below memory, when tiered (`None`: memory is all there is).
+    warm: Option<Box<tiered::WarmState>>,
 }
 
 impl Shard {
@@ -75,6 +79,7 @@ impl Shard {
             volatile: 0,
             watched: HashMap::new(),
             blocked: HashMap::new(),
+            warm: None,
         }
     }
 
@@ -110,7 +115,10 @@ impl Shard {
 
     /// The slot tables of this shard with their cluster slots.
     pub fn tables(&self) -> impl Iterator<Item = (u16, &SlotTable)> {
-        self.slots.iter().enumerate().map(|(i, t)| (self.slot_at(i), t))
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (self.slot_at(i), t))
     }
 
     /// Finds a live key, reclaiming it if it has expired. Does not count a hit or touch the
@@ -122,7 +130,16 @@ impl Shard {
     }
 
     fn peek_hashed(&mut self, i: usize, hash: u64, key: &[u8], now: u64) -> Option<&mut Entry> {
-        let expired = self.slots[i].table.find(hash, |e| e.key() == key)?.is_expired(now);
+        let found = self.slots[i]
+            .table
+            .find(hash, |e| e.key() == key)
+            .map(|e| e.is_expired(now));
+        let expired = match found {
+            Some(expired) => expired,
+            // A miss in memory may be a key the warm tier holds (loading checks expiry).
+            None if self.warm.is_some() && self.load_warm(i, hash, key, now) => false,
+            None => return None,
+        };
         if expired {
             self.remove_hashed(i, hash, key);
             self.stats.expired += 1;
@@ -165,16 +182,29 @@ impl Shard {
     /// Inserts or replaces; returns the previous entry (expired or not).
     pub fn insert(&mut self, slot: u16, entry: Entry) -> Option<Entry> {
         let key_hash = self.hash(entry.key());
-        self.touched(entry.key());
         let i = self.local(slot);
+        if self.warm.is_some() {
+            // The previous entry may live in the warm tier: bring it up so it is replaced
+            // (and returned) like one in memory. Before the write hook marks the key dirty.
+            self.load_if_absent(i, key_hash, entry.key());
+        }
+        self.touched(entry.key());
+        self.put_hashed(i, key_hash, entry)
+    }
+
+    /// Inserts or replaces in table `i` without firing write hooks (the callers do).
+    fn put_hashed(&mut self, i: usize, key_hash: u64, entry: Entry) -> Option<Entry> {
         let hasher = self.hasher.clone();
         let vol = entry.has_expire();
         let t = &mut self.slots[i];
-        let old = match t
-            .table
-            .entry(key_hash, |e| e.key() == entry.key(), |e| hasher.hash_one(e.key()))
-        {
-            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+        let old = match t.table.entry(
+            key_hash,
+            |e| e.key() == entry.key(),
+            |e| hasher.hash_one(e.key()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                Some(std::mem::replace(o.get_mut(), entry))
+            }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 v.insert(entry);
                 None
@@ -191,11 +221,22 @@ impl Shard {
     pub fn remove(&mut self, slot: u16, key: &[u8]) -> Option<Entry> {
         let hash = self.hash(key);
         let i = self.local(slot);
+        if self.warm.is_some() {
+            self.load_if_absent(i, hash, key);
+        }
         let old = self.remove_hashed(i, hash, key);
         if old.is_some() {
             self.touched(key);
         }
         old
+    }
+
+    /// Tiered: loads `key` from the warm tier unless memory holds it (expired or not).
+    fn load_if_absent(&mut self, i: usize, hash: u64, key: &[u8]) {
+        if self.slots[i].table.find(hash, |e| e.key() == key).is_none() {
+            // An expired warm copy is dropped by the loader, as the caller would drop it.
+            self.load_warm(i, hash, key, super::now_ms());
+        }
     }
 
     fn remove_hashed(&mut self, i: usize, hash: u64, key: &[u8]) -> Option<Entry> {
@@ -252,7 +293,13 @@ impl Shard {
             let keys: Vec<Box<[u8]>> = self.watched.keys().cloned().collect();
             for k in keys {
                 let slot = autocache_proto::slot::key_slot(&k);
-                if self.slot(slot).table.find(self.hash(&k), |e| e.key() == &*k).is_some() {
+                if self
+                    .slot(slot)
+                    .table
+                    .find(self.hash(&k), |e| e.key() == &*k)
+                    .is_some()
+                    || self.tier_of(slot, &k, super::now_ms()).is_some()
+                {
                     self.touched(&k);
                 }
             }
@@ -262,6 +309,7 @@ impl Shard {
         }
         self.keys = 0;
         self.volatile = 0;
+        self.clear_warm();
     }
 
     /// Reclaims expired keys of slot table `i`; returns (checked, reclaimed).
@@ -309,7 +357,10 @@ impl Shard {
 
     /// Queues a blocked client on `key` (behind those already waiting).
     pub fn block(&mut self, key: &[u8], waiter: Arc<Waiter>) {
-        self.blocked.entry(key.into()).or_default().push_back(waiter);
+        self.blocked
+            .entry(key.into())
+            .or_default()
+            .push_back(waiter);
     }
 
     /// Removes a blocked client from `key`'s queue; the new first waiter, if any, is woken
@@ -329,6 +380,9 @@ impl Shard {
 
     /// The write hook: every change to `key` passes here.
     pub fn touched(&mut self, key: &[u8]) {
+        if self.warm.is_some() {
+            self.mark_dirty(key);
+        }
         if !self.watched.is_empty() {
             if let Some(flags) = self.watched.get(key) {
                 for f in flags {

@@ -1,8 +1,10 @@
 //! Collection values: hashes, lists, sets, sorted sets. Each type lives in its own module with
 //! its compact (listpack/intset-like) and large encodings; the keyspace only sees [`Value`].
 
+pub mod dense;
 pub mod hash;
 pub mod list;
+pub mod packlist;
 pub mod set;
 pub mod zset;
 

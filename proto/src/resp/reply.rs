@@ -67,7 +67,8 @@ impl ReplyBuf {
         self.buf.reserve(msg.len() + 3);
         self.buf.put_u8(b'-');
         for &b in msg.as_bytes() {
-            self.buf.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            self.buf
+                .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
         }
         self.buf.put_slice(b"\r\n");
     }
@@ -181,7 +182,11 @@ pub fn format_double(d: f64) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // %.17g: scientific with 17 significant digits decides the exponent.
     let sci = format!("{:.16e}", d);

@@ -416,7 +416,8 @@ mod tests {
 
     #[test]
     fn multibulk_and_inline() {
-        let got = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nset a \"b c\\x41\"\r\n").unwrap();
+        let got =
+            parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\nset a \"b c\\x41\"\r\n").unwrap();
         assert_eq!(
             got,
             vec![
@@ -448,7 +449,10 @@ mod tests {
     #[test]
     fn protocol_errors() {
         let err = |b: &[u8]| parse_all(b).unwrap_err().to_string();
-        assert_eq!(err(b"*1\r\n+OK\r\n"), "Protocol error: expected '$', got '+'");
+        assert_eq!(
+            err(b"*1\r\n+OK\r\n"),
+            "Protocol error: expected '$', got '+'"
+        );
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(
             err(b"*3000000000\r\n"),
@@ -459,7 +463,10 @@ mod tests {
             err(b"*1\r\n$600000000\r\n"),
             "Protocol error: invalid bulk length"
         );
-        assert_eq!(err(b"set a \"b\n"), "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"set a \"b\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
         let long = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(err(&long), "Protocol error: too big inline request");
         let mut long = b"*".to_vec();
@@ -471,7 +478,10 @@ mod tests {
     fn unauthenticated_limits() {
         let mut p = RequestParser::new(Limits::default());
         let e = p.parse(b"*11\r\n", false).unwrap_err();
-        assert_eq!(e.to_string(), "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            e.to_string(),
+            "Protocol error: unauthenticated multibulk length"
+        );
         let mut p = RequestParser::new(Limits::default());
         let e = p.parse(b"*1\r\n$16385\r\n", false).unwrap_err();
         assert_eq!(e.to_string(), "Protocol error: unauthenticated bulk length");
@@ -479,7 +489,10 @@ mod tests {
 
     #[test]
     fn empty_requests_are_skippable() {
-        assert_eq!(parse_all(b"\r\n*0\r\n*-1\r\n").unwrap(), vec![vec![], vec![], vec![]] as Vec<Vec<Vec<u8>>>);
+        assert_eq!(
+            parse_all(b"\r\n*0\r\n*-1\r\n").unwrap(),
+            vec![vec![], vec![], vec![]] as Vec<Vec<Vec<u8>>>
+        );
     }
 
     #[test]
@@ -522,7 +535,9 @@ mod tests {
             let mut theirs = bytes::BytesMut::from(&wire[..]);
             let mut decoded = Vec::new();
             while let Some((frame, _, _)) = decode_bytes_mut(&mut theirs).unwrap() {
-                let BytesFrame::Array(items) = frame else { panic!("not an array") };
+                let BytesFrame::Array(items) = frame else {
+                    panic!("not an array")
+                };
                 decoded.push(
                     items
                         .into_iter()

@@ -414,8 +414,8 @@ fn spawn_node(control: SocketAddr) -> TestNode {
             &control.to_string(),
             "--grpc-addr",
             "127.0.0.1:0",
-            "--heartbeat-interval-ms",
-            "100",
+            "--heartbeat-interval",
+            "100ms",
             "--data-dir",
         ])
         .arg(dir.path())

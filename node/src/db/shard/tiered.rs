@@ -1,0 +1,493 @@
+//! A shard's side of the tiers (`--storage tiered`): which of its keys changed since the last
+//! flush (dirty), how many live only in the warm store (cold), and the moves between them —
+//! load on a miss, flush write-behind, demote instead of evicting.
+//!
+//! For a key K: in memory → memory is the truth; else dirty → deleted, deletion not yet
+//! flushed; else the warm store's copy is the truth. A clean entry in memory equals its warm
+//! copy, so dropping it loses nothing. `cold[t]` counts table t's keys held only by the warm
+//! store and never undercounts, so a table with none skips the store on a miss.
+
+use super::{Shard, SLOTS_PER_SHARD};
+use crate::db::Kind;
+use crate::tier::{self, Op, TierError, Warm};
+use autocache_proto::slot::key_slot;
+use hashbrown::HashSet;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+pub(crate) struct WarmState {
+    pub(super) warm: Arc<Warm>,
+    /// Keys changed in memory since the last flush.
+    pub(super) dirty: HashSet<Box<[u8]>>,
+    /// Per local table: keys only the warm store holds.
+    pub(super) cold: Box<[u64]>,
+    pub(super) cold_total: u64,
+}
+
+impl WarmState {
+    pub(super) fn new(warm: Arc<Warm>) -> WarmState {
+        WarmState {
+            warm,
+            dirty: HashSet::new(),
+            cold: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
+            cold_total: 0,
+        }
+    }
+
+    pub(super) fn add_cold(&mut self, i: usize, n: u64) {
+        self.cold[i] += n;
+        self.cold_total += n;
+    }
+
+    fn sub_cold(&mut self, i: usize) {
+        self.cold[i] = self.cold[i].saturating_sub(1);
+        self.cold_total = self.cold_total.saturating_sub(1);
+    }
+}
+
+impl Shard {
+    /// Makes this shard tiered over `warm`, whose per-slot key counts (`counts`, by slot) say
+    /// how many keys it already holds. Done once, before any client.
+    pub fn attach_warm(&mut self, warm: Arc<Warm>, counts: &[u64]) {
+        let mut w = WarmState::new(warm);
+        for i in 0..SLOTS_PER_SHARD {
+            w.add_cold(i, counts[self.slot_at(i) as usize]);
+        }
+        self.warm = Some(Box::new(w));
+    }
+
+    pub fn is_tiered(&self) -> bool {
+        self.warm.is_some()
+    }
+
+    /// Keys of this shard in every tier (expired ones not yet reclaimed included, as DBSIZE).
+    pub fn key_count(&self) -> usize {
+        self.keys + self.warm.as_ref().map_or(0, |w| w.cold_total as usize)
+    }
+
+    /// Keys held only by the warm tier.
+    pub fn cold_len(&self) -> usize {
+        self.warm.as_ref().map_or(0, |w| w.cold_total as usize)
+    }
+
+    /// Keys changed in memory and not yet flushed.
+    pub fn dirty_len(&self) -> usize {
+        self.warm.as_ref().map_or(0, |w| w.dirty.len())
+    }
+
+    /// Keys of `slot` in every tier.
+    pub fn slot_key_count(&self, slot: u16) -> usize {
+        let i = self.local(slot);
+        self.slots[i].len() + self.warm.as_ref().map_or(0, |w| w.cold[i] as usize)
+    }
+
+    /// The write hook's tier part: remember `key` for the next flush.
+    pub(super) fn mark_dirty(&mut self, key: &[u8]) {
+        if let Some(w) = &mut self.warm {
+            if !w.dirty.contains(key) {
+                w.dirty.insert(key.into());
+            }
+        }
+    }
+
+    /// A miss in memory table `i`: brings `key` up from the warm tier if it lives there.
+    /// Returns whether memory now holds it. An expired warm copy counts as deleted.
+    pub(super) fn load_warm(&mut self, i: usize, hash: u64, key: &[u8], now: u64) -> bool {
+        let warm = match &self.warm {
+            Some(w) if w.cold[i] > 0 && !w.dirty.contains(key) => w.warm.clone(),
+            _ => return false,
+        };
+        let data = match warm.store.get(&tier::encode_key(self.slot_at(i), key)) {
+            Ok(Some(d)) => d,
+            Ok(None) => return false,
+            Err(e) => {
+                warm.bump(&warm.stats.read_errors, 1);
+                tracing::error!("loading a key from the warm tier: {e}");
+                return false;
+            }
+        };
+        if let Some(w) = &mut self.warm {
+            w.sub_cold(i);
+        }
+        match tier::decode_entry(key, &data) {
+            Some(e) if !e.is_expired(now) => {
+                warm.bump(&warm.stats.loads, 1);
+                self.put_hashed(i, hash, e);
+                true
+            }
+            decoded => {
+                if decoded.is_none() {
+                    warm.bump(&warm.stats.read_errors, 1);
+                    tracing::error!("{}", TierError::Corrupt);
+                } else {
+                    self.stats.expired += 1;
+                }
+                // Gone: the flush deletes the warm copy, WATCH sees a change as for memory.
+                self.touched(key);
+                false
+            }
+        }
+    }
+
+    /// Writes this shard's dirty keys to the warm store in one batch, with the key counts of
+    /// the slots they belong to. On failure the keys stay dirty for the next attempt.
+    pub fn flush_dirty(&mut self) -> Result<usize, TierError> {
+        let Some(w) = &mut self.warm else {
+            return Ok(0);
+        };
+        if w.dirty.is_empty() {
+            return Ok(0);
+        }
+        let dirty = std::mem::take(&mut w.dirty);
+        let mut ops = Vec::with_capacity(dirty.len() + 1);
+        let mut tables = 0u64; // SLOTS_PER_SHARD == 64
+        for key in &dirty {
+            let slot = key_slot(key);
+            let i = slot as usize / super::SHARDS;
+            tables |= 1 << i;
+            let hash = self.hasher.hash_one(&**key);
+            let k = tier::encode_key(slot, key);
+            match self.slots[i].table.find(hash, |e| e.key() == &**key) {
+                Some(e) => ops.push(Op::Put(k, tier::encode_entry(e))),
+                None => ops.push(Op::Delete(k)),
+            }
+        }
+        for i in (0..SLOTS_PER_SHARD).filter(|i| tables & (1 << i) != 0) {
+            let count = self.slots[i].len() as u64 + w.cold[i];
+            let slot = (i * super::SHARDS + self.index) as u16;
+            ops.push(Op::Put(tier::count_key(slot), count.to_le_bytes().to_vec()));
+        }
+        match w.warm.store.write(&ops) {
+            Ok(()) => {
+                let st = &w.warm.stats;
+                w.warm.bump(&st.flushed_keys, dirty.len() as u64);
+                w.warm.bump(&st.flush_batches, 1);
+                Ok(dirty.len())
+            }
+            Err(e) => {
+                w.warm.bump(&w.warm.stats.write_errors, 1);
+                w.dirty.extend(dirty);
+                Err(e)
+            }
+        }
+    }
+
+    /// Drops `key` from memory, leaving it to the warm tier (eviction when tiered): a dirty
+    /// key is flushed first, with the rest of the shard's. Not a change of the key, so no
+    /// write hook fires. Returns the bytes freed, `None` if memory does not hold it or it
+    /// cannot be flushed.
+    pub fn demote(&mut self, slot: u16, key: &[u8]) -> Option<usize> {
+        let i = self.local(slot);
+        let hash = self.hash(key);
+        let dirty = self.warm.as_ref()?.dirty.contains(key);
+        if dirty {
+            if let Err(e) = self.flush_dirty() {
+                tracing::error!("flushing before demotion: {e}");
+                return None;
+            }
+        }
+        let old = self.remove_hashed(i, hash, key)?;
+        let w = self.warm.as_mut()?;
+        w.add_cold(i, 1);
+        w.warm.bump(&w.warm.stats.demotions, 1);
+        Some(old.mem_usage())
+    }
+
+    /// Keys of `slot` held only by the warm tier and live at `now`, with their types.
+    pub fn warm_keys(&self, slot: u16, now: u64) -> Vec<(Box<[u8]>, Kind)> {
+        let i = self.local(slot);
+        let mut out = Vec::new();
+        let Some(w) = &self.warm else {
+            return out;
+        };
+        if w.cold[i] == 0 {
+            return out;
+        }
+        let (from, to) = tier::slot_range(slot);
+        let table = &self.slots[i].table;
+        let res = w.warm.store.scan(&from, &to, &mut |k, v| {
+            let key = &k[2..];
+            if tier::is_expired(v, now) || w.dirty.contains(key) {
+                return true;
+            }
+            let hash = self.hasher.hash_one(key);
+            if table.find(hash, |e| e.key() == key).is_none() {
+                if let Some(kind) = tier::kind_of(v) {
+                    out.push((key.into(), kind));
+                }
+            }
+            true
+        });
+        if let Err(e) = res {
+            tracing::error!("scanning the warm tier: {e}");
+        }
+        out
+    }
+
+    /// A random live key held only by the warm tier.
+    pub fn random_warm_key(&self, now: u64) -> Option<Box<[u8]>> {
+        let w = self.warm.as_ref()?;
+        let start = fastrand::usize(..SLOTS_PER_SHARD);
+        (0..SLOTS_PER_SHARD)
+            .map(|n| (start + n) % SLOTS_PER_SHARD)
+            .filter(|&i| w.cold[i] > 0)
+            .find_map(|i| {
+                let mut keys = self.warm_keys(self.slot_at(i), now);
+                (!keys.is_empty()).then(|| keys.swap_remove(fastrand::usize(..keys.len())).0)
+            })
+    }
+
+    /// The warm tier's active expiry for one slot, which also recounts its warm-only keys
+    /// (the compaction filter drops expired ones without telling anyone). Expired keys are
+    /// deleted as a read would delete them.
+    pub fn sweep_warm(&mut self, slot: u16, now: u64) {
+        let i = self.local(slot);
+        let Some(w) = &self.warm else {
+            return;
+        };
+        let (from, to) = tier::slot_range(slot);
+        let table = &self.slots[i].table;
+        let (mut live, mut dead) = (0u64, Vec::new());
+        let res = w.warm.store.scan(&from, &to, &mut |k, v| {
+            let key = &k[2..];
+            let hash = self.hasher.hash_one(key);
+            if w.dirty.contains(key) || table.find(hash, |e| e.key() == key).is_some() {
+                return true;
+            }
+            if tier::is_expired(v, now) {
+                dead.push(Box::<[u8]>::from(key));
+            } else {
+                live += 1;
+            }
+            true
+        });
+        if let Err(e) = res {
+            tracing::error!("sweeping the warm tier: {e}");
+            return;
+        }
+        if let Some(w) = &mut self.warm {
+            w.cold_total = w.cold_total - w.cold[i] + live;
+            w.cold[i] = live;
+        }
+        self.stats.expired += dead.len() as u64;
+        for k in &dead {
+            self.touched(k);
+        }
+    }
+
+    /// Which tier holds a live key, without loading it: "memory", "warm", or `None`.
+    pub fn tier_of(&self, slot: u16, key: &[u8], now: u64) -> Option<&'static str> {
+        let i = self.local(slot);
+        let hash = self.hash(key);
+        if let Some(e) = self.slots[i].table.find(hash, |e| e.key() == key) {
+            return (!e.is_expired(now)).then_some("memory");
+        }
+        let w = self.warm.as_ref()?;
+        if w.cold[i] == 0 || w.dirty.contains(key) {
+            return None;
+        }
+        match w.warm.store.get(&tier::encode_key(slot, key)) {
+            Ok(Some(d)) if !tier::is_expired(&d, now) => Some("warm"),
+            _ => None,
+        }
+    }
+
+    /// FLUSHALL's tier part: the warm store forgets this shard's slots.
+    pub(super) fn clear_warm(&mut self) {
+        let index = self.index;
+        let Some(w) = &mut self.warm else {
+            return;
+        };
+        let mut ops = Vec::with_capacity(2 * SLOTS_PER_SHARD);
+        for i in 0..SLOTS_PER_SHARD {
+            let slot = (i * super::SHARDS + index) as u16;
+            let (from, to) = tier::slot_range(slot);
+            ops.push(Op::DeleteRange(from, to));
+            ops.push(Op::Delete(tier::count_key(slot)));
+        }
+        if let Err(e) = w.warm.store.write(&ops) {
+            w.warm.bump(&w.warm.stats.write_errors, 1);
+            tracing::error!("clearing the warm tier: {e}");
+        }
+        w.dirty.clear();
+        w.cold.iter_mut().for_each(|c| *c = 0);
+        w.cold_total = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{Clock, Entry, Keyspace};
+    use crate::tier::{AppendFsync, MemoryTier, Warm, WarmStore};
+    use autocache_proto::slot::key_slot;
+    use std::sync::Arc;
+
+    fn keyspace(store: &Arc<MemoryTier>) -> Keyspace {
+        Keyspace::tiered(Arc::new(Warm::new(
+            Box::new(store.clone()),
+            AppendFsync::No,
+        )))
+        .unwrap()
+    }
+
+    fn set(ks: &Keyspace, key: &[u8], value: &[u8], expire_at: u64) {
+        let slot = key_slot(key);
+        ks.lock_shard(crate::db::shard_of(slot))
+            .insert(slot, Entry::string(key, value, expire_at, 0));
+    }
+
+    fn get(ks: &Keyspace, key: &[u8]) -> Option<Vec<u8>> {
+        let slot = key_slot(key);
+        let clock = Clock::now(false);
+        let mut s = ks.lock_shard(crate::db::shard_of(slot));
+        s.get(slot, key, &clock)
+            .map(|e| e.as_str().unwrap().to_vec())
+    }
+
+    fn demote(ks: &Keyspace, key: &[u8]) -> Option<usize> {
+        let slot = key_slot(key);
+        ks.lock_shard(crate::db::shard_of(slot)).demote(slot, key)
+    }
+
+    fn total(ks: &Keyspace) -> usize {
+        (0..crate::db::SHARDS)
+            .map(|i| ks.lock_shard(i).key_count())
+            .sum()
+    }
+
+    #[test]
+    fn demoted_keys_come_back_and_are_counted_once() {
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        for i in 0..100 {
+            set(
+                &ks,
+                format!("k{i}").as_bytes(),
+                format!("v{i}").as_bytes(),
+                0,
+            );
+        }
+        // A dirty key is flushed on demotion; afterwards it lives in the warm tier only.
+        assert!(demote(&ks, b"k1").is_some());
+        assert_eq!(total(&ks), 100);
+        ks.flush_dirty().unwrap();
+        for i in 0..100 {
+            assert!(demote(&ks, format!("k{i}").as_bytes()).is_some() || i == 1);
+        }
+        assert_eq!(total(&ks), 100);
+        let slot = key_slot(b"k7");
+        assert_eq!(
+            ks.lock_shard(crate::db::shard_of(slot))
+                .tier_of(slot, b"k7", 0),
+            Some("warm")
+        );
+        assert_eq!(get(&ks, b"k7").as_deref(), Some(&b"v7"[..]));
+        assert_eq!(
+            ks.lock_shard(crate::db::shard_of(slot))
+                .tier_of(slot, b"k7", 0),
+            Some("memory")
+        );
+        // Overwriting and deleting warm-only keys replace them, whatever the tier.
+        set(&ks, b"k8", b"new", 0);
+        let s8 = key_slot(b"k8");
+        assert!(ks
+            .lock_shard(crate::db::shard_of(s8))
+            .remove(s8, b"k9")
+            .is_none());
+        let s9 = key_slot(b"k9");
+        let old = ks.lock_shard(crate::db::shard_of(s9)).remove(s9, b"k9");
+        assert_eq!(old.unwrap().as_str(), Some(&b"v9"[..]));
+        assert_eq!(total(&ks), 99);
+        ks.flush_dirty().unwrap();
+        // A new keyspace over the same store (a restart) serves the same data at once.
+        drop(ks);
+        let ks = keyspace(&store);
+        assert_eq!(total(&ks), 99);
+        assert_eq!(get(&ks, b"k8").as_deref(), Some(&b"new"[..]));
+        assert_eq!(get(&ks, b"k9"), None);
+        assert_eq!(get(&ks, b"k50").as_deref(), Some(&b"v50"[..]));
+    }
+
+    #[test]
+    fn a_deletion_not_yet_flushed_hides_the_warm_copy() {
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        set(&ks, b"a", b"1", 0);
+        ks.flush_dirty().unwrap();
+        demote(&ks, b"a").unwrap();
+        let slot = key_slot(b"a");
+        assert!(ks
+            .lock_shard(crate::db::shard_of(slot))
+            .remove(slot, b"a")
+            .is_some());
+        assert_eq!(get(&ks, b"a"), None);
+        let shard = ks.lock_shard(crate::db::shard_of(slot));
+        assert!(shard.warm_keys(slot, 0).is_empty());
+        assert_eq!(shard.key_count(), 0);
+    }
+
+    #[test]
+    fn expired_warm_keys_never_resurface() {
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        let past = crate::db::now_ms() - 1;
+        set(&ks, b"gone", b"x", past);
+        set(&ks, b"kept", b"y", 0);
+        ks.flush_dirty().unwrap();
+        let slot = key_slot(b"gone");
+        {
+            let mut shard = ks.lock_shard(crate::db::shard_of(slot));
+            shard.demote(slot, b"gone").unwrap();
+            assert!(shard.warm_keys(slot, crate::db::now_ms()).is_empty());
+            assert!(shard.random_warm_key(crate::db::now_ms()).is_none());
+        }
+        assert_eq!(get(&ks, b"gone"), None);
+        ks.flush_dirty().unwrap();
+        assert!(store
+            .get(&crate::tier::encode_key(slot, b"gone"))
+            .unwrap()
+            .is_none());
+        assert_eq!(get(&ks, b"kept").as_deref(), Some(&b"y"[..]));
+    }
+
+    #[test]
+    fn the_sweep_deletes_expired_warm_keys_and_recounts() {
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        let soon = crate::db::now_ms() + 50;
+        set(&ks, b"short", b"x", soon);
+        set(&ks, b"{short}long", b"y", 0);
+        ks.flush_dirty().unwrap();
+        demote(&ks, b"short").unwrap();
+        demote(&ks, b"{short}long").unwrap();
+        let slot = key_slot(b"short");
+        let mut shard = ks.lock_shard(crate::db::shard_of(slot));
+        assert_eq!(shard.slot_key_count(slot), 2);
+        shard.sweep_warm(slot, soon + 1);
+        assert_eq!(shard.slot_key_count(slot), 1);
+        shard.flush_dirty().unwrap();
+        assert!(store
+            .get(&crate::tier::encode_key(slot, b"short"))
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            store.get(&crate::tier::count_key(slot)).unwrap(),
+            Some(1u64.to_le_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn clear_empties_the_warm_tier() {
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        set(&ks, b"a", b"1", 0);
+        ks.flush_dirty().unwrap();
+        demote(&ks, b"a").unwrap();
+        for i in 0..crate::db::SHARDS {
+            ks.lock_shard(i).clear();
+        }
+        assert_eq!(total(&ks), 0);
+        assert_eq!(get(&ks, b"a"), None);
+        assert_eq!(store.size_bytes(), 0);
+    }
+}

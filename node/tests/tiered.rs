@@ -1,0 +1,473 @@
+//! `--storage tiered`: memory caching RocksDB, with the real binary and a real RocksDB in a
+//! temp dir. Each test runs its own node process (used_memory is per process), shrinks
+//! maxmemory so most keys live only in the warm tier, and checks that every command sees
+//! them exactly as if memory held them, and that SIGTERM and kill -9 keep what they promise.
+#![cfg(feature = "tiered")]
+
+mod common;
+use common::*;
+use redis::aio::MultiplexedConnection;
+use redis::AsyncCommands;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_autocache-node");
+
+/// Memory left for data above what the idle node uses.
+const BUDGET: u64 = 2 * 1024 * 1024;
+
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl Node {
+    /// A tiered node on `dir`, ready for clients.
+    async fn start(dir: &Path, fsync: &str) -> Node {
+        let port = free_port();
+        let mut cmd = Command::new(BIN);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AUTOCACHE_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--storage",
+            "tiered",
+            "--appendfsync",
+            fsync,
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--maxmemory-policy", "allkeys-lru"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+        let child = cmd.spawn().expect("starting the node");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        wait_until(Duration::from_secs(30), || async move {
+            redis::Client::open(format!("redis://{addr}/"))
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .is_ok()
+        })
+        .await;
+        Node { child, addr }
+    }
+
+    async fn client(&self) -> MultiplexedConnection {
+        redis::Client::open(format!("redis://{}/", self.addr))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect")
+    }
+
+    async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+
+    /// SIGTERM, then a clean exit.
+    async fn terminate(mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("no exit within 30 s of SIGTERM")
+            .unwrap();
+        assert!(exit.success(), "exit status {exit}");
+    }
+
+    /// kill -9.
+    async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+}
+
+async fn info_field(c: &mut MultiplexedConnection, section: &str, field: &str) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(c)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("{field} missing from INFO {section}"))
+        .trim()
+        .to_string()
+}
+
+async fn dbsize(c: &mut MultiplexedConnection) -> u64 {
+    redis::cmd("DBSIZE").query_async(c).await.unwrap()
+}
+
+async fn info_u64(c: &mut MultiplexedConnection, section: &str, field: &str) -> u64 {
+    info_field(c, section, field).await.parse().unwrap()
+}
+
+/// Limits memory to the idle figure plus [`BUDGET`].
+async fn shrink_memory(c: &mut MultiplexedConnection) -> u64 {
+    let used = info_u64(c, "memory", "used_memory").await;
+    let max = used + BUDGET;
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(max)
+        .query_async(c)
+        .await
+        .unwrap();
+    max
+}
+
+async fn tier(c: &mut MultiplexedConnection, key: &str) -> Option<String> {
+    redis::cmd("OBJECT")
+        .arg("TIER")
+        .arg(key)
+        .query_async(c)
+        .await
+        .unwrap()
+}
+
+/// What a key of each type holds, as the test wrote it.
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Str(Vec<u8>),
+    Hash(BTreeMap<String, String>),
+    List(Vec<String>),
+    Set(BTreeSet<String>),
+    ZSet(Vec<(String, f64)>),
+}
+
+fn dataset(n: usize) -> BTreeMap<String, Val> {
+    let mut d = BTreeMap::new();
+    for i in 0..n {
+        let pad = |j: usize| format!("{i}-{j}-{}", "x".repeat(150));
+        let v = match i % 5 {
+            0 | 1 => Val::Str(format!("{i}:{}", "v".repeat(2000)).into_bytes()),
+            2 => Val::Hash((0..10).map(|j| (format!("f{j}"), pad(j))).collect()),
+            3 => Val::List((0..10).map(pad).collect()),
+            _ if i % 10 == 4 => Val::Set((0..10).map(pad).collect()),
+            _ => Val::ZSet((0..10).map(|j| (pad(j), j as f64 * 1.5 - 3.0)).collect()),
+        };
+        d.insert(format!("key:{i}"), v);
+    }
+    d
+}
+
+async fn write(c: &mut MultiplexedConnection, data: &BTreeMap<String, Val>) {
+    for chunk in data.iter().collect::<Vec<_>>().chunks(50) {
+        let mut p = redis::pipe();
+        for (k, v) in chunk {
+            match v {
+                Val::Str(s) => p.set(k, s).ignore(),
+                Val::Hash(h) => p.hset_multiple(k, &h.iter().collect::<Vec<_>>()).ignore(),
+                Val::List(l) => p.rpush(k, l).ignore(),
+                Val::Set(s) => p.sadd(k, s.iter().collect::<Vec<_>>()).ignore(),
+                Val::ZSet(z) => p
+                    .zadd_multiple(k, &z.iter().map(|(m, s)| (*s, m)).collect::<Vec<_>>())
+                    .ignore(),
+            };
+        }
+        let _: () = p.query_async(c).await.unwrap();
+    }
+}
+
+async fn read(c: &mut MultiplexedConnection, key: &str, like: &Val) -> Val {
+    match like {
+        Val::Str(_) => Val::Str(c.get(key).await.unwrap()),
+        Val::Hash(_) => Val::Hash(c.hgetall(key).await.unwrap()),
+        Val::List(_) => Val::List(c.lrange(key, 0, -1).await.unwrap()),
+        Val::Set(_) => Val::Set(c.smembers(key).await.unwrap()),
+        Val::ZSet(_) => Val::ZSet(c.zrange_withscores(key, 0, -1).await.unwrap()),
+    }
+}
+
+async fn check_all(c: &mut MultiplexedConnection, data: &BTreeMap<String, Val>) {
+    for (k, v) in data {
+        assert_eq!(&read(c, k, v).await, v, "value of {k}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_times_memory_reads_back_exactly_and_survives_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut c = node.client().await;
+    shrink_memory(&mut c).await;
+    let data = dataset(12_000);
+    write(&mut c, &data).await;
+    // About 10x the budget went in: most keys now live only in the warm tier.
+    let warm_only = info_u64(&mut c, "tiers", "warm_only_keys").await;
+    assert!(warm_only > 6_000, "only {warm_only} keys demoted");
+    assert_eq!(dbsize(&mut c).await, data.len() as u64);
+    check_all(&mut c, &data).await;
+    // Written just before SIGTERM: still dirty in memory, flushed by the clean shutdown.
+    let _: () = c.set("last", "write").await.unwrap();
+    node.terminate().await;
+
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut c = node.client().await;
+    // Served at once from the warm tier: nothing is in memory after the restart.
+    assert_eq!(info_u64(&mut c, "tiers", "memory_keys").await, 0);
+    assert_eq!(dbsize(&mut c).await, data.len() as u64 + 1);
+    assert_eq!(c.get::<_, String>("last").await.unwrap(), "write");
+    check_all(&mut c, &data).await;
+    node.terminate().await;
+}
+
+/// Fills a node until `n` keys are warm-only; returns their names.
+async fn warm_keys(c: &mut MultiplexedConnection, prefix: &str, n: usize) -> Vec<String> {
+    let mut written = 0;
+    loop {
+        let mut p = redis::pipe();
+        for i in written..written + 200 {
+            p.set(format!("{prefix}{i}"), "v".repeat(1000)).ignore();
+        }
+        let _: () = p.query_async(c).await.unwrap();
+        written += 200;
+        let mut warm = Vec::new();
+        for i in 0..written {
+            let k = format!("{prefix}{i}");
+            if tier(c, &k).await.as_deref() == Some("warm") {
+                warm.push(k);
+            }
+        }
+        if warm.len() >= n {
+            return warm;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_see_warm_keys_as_if_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut c = node.client().await;
+    shrink_memory(&mut c).await;
+    let ttl_at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1000) as i64;
+    let _: () = redis::cmd("SET")
+        .arg("ttl:k")
+        .arg("v")
+        .arg("EXAT")
+        .arg(ttl_at)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let warm = warm_keys(&mut c, "k", 2_000).await;
+    let mut raw = node.raw().await;
+    let mut take = warm.iter().filter(|k| *k != "ttl:k");
+    let mut next = || take.next().unwrap().as_str();
+
+    let k = next();
+    assert_eq!(tier(&mut c, k).await.as_deref(), Some("warm"));
+    raw.call(&["EXISTS", k, k], b":2\r\n").await;
+    let k = next();
+    raw.call(&["TYPE", k], b"+string\r\n").await;
+    let k = next();
+    raw.call(&["TTL", k], b":-1\r\n").await;
+    let k = next();
+    raw.call(&["OBJECT", "ENCODING", k], b"$3\r\nraw\r\n").await;
+    // After a read the key is in memory again.
+    assert_eq!(tier(&mut c, k).await.as_deref(), Some("memory"));
+
+    // RENAME moves a warm value; the source is gone from every tier.
+    let (src, dst) = (next(), "renamed");
+    raw.call(&["RENAME", src, dst], b"+OK\r\n").await;
+    raw.call(&["EXISTS", src], b":0\r\n").await;
+    assert_eq!(c.get::<_, String>(dst).await.unwrap(), "v".repeat(1000));
+
+    // DEL of a warm key.
+    let k = next();
+    raw.call(&["DEL", k], b":1\r\n").await;
+    raw.call(&["GET", k], b"$-1\r\n").await;
+
+    // WATCH on a warm key: another client's write aborts the transaction.
+    let k = next().to_string();
+    let mut other = node.raw().await;
+    raw.call(&["WATCH", &k], b"+OK\r\n").await;
+    other.call(&["APPEND", &k, "x"], b":1001\r\n").await;
+    raw.call(&["MULTI"], b"+OK\r\n").await;
+    raw.call(&["GET", &k], b"+QUEUED\r\n").await;
+    raw.call(&["EXEC"], b"*-1\r\n").await;
+
+    // Keyspace walks see both tiers, each key once.
+    let dbsize = dbsize(&mut c).await as usize;
+    let keys: Vec<String> = c.keys("*").await.unwrap();
+    assert_eq!(keys.len(), dbsize);
+    let all: BTreeSet<String> = keys.into_iter().collect();
+    assert_eq!(all.len(), dbsize);
+    assert!(!all.contains(src) && all.contains(dst));
+    let mut scanned = BTreeSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(100)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        scanned.extend(batch);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(scanned, all);
+    let typed: Vec<String> = {
+        let (_, b): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(0)
+            .arg("COUNT")
+            .arg(100_000)
+            .arg("TYPE")
+            .arg("hash")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        b
+    };
+    assert!(typed.is_empty());
+    let r: String = redis::cmd("RANDOMKEY").query_async(&mut c).await.unwrap();
+    assert!(all.contains(&r));
+    // A key with an expiry keeps it exactly through the warm tier.
+    let at: i64 = c.expire_time("ttl:k").await.unwrap();
+    assert_eq!(at, ttl_at);
+    // INFO tiers says where things are.
+    assert_eq!(info_field(&mut c, "tiers", "storage").await, "tiered");
+    assert_eq!(info_field(&mut c, "tiers", "warm_engine").await, "rocksdb");
+    assert!(info_u64(&mut c, "tiers", "warm_loads").await > 0);
+    assert!(info_u64(&mut c, "tiers", "demotions").await > 0);
+    // FLUSHALL empties both tiers.
+    raw.call(&["FLUSHALL"], b"+OK\r\n").await;
+    raw.call(&["DBSIZE"], b":0\r\n").await;
+    raw.call(&["KEYS", "*"], b"*0\r\n").await;
+    raw.call(&["GET", "renamed"], b"$-1\r\n").await;
+    node.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_keeps_writes_acknowledged_a_second_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut c = node.client().await;
+    // Write for 2.5 s, remembering when each write was acknowledged, then kill -9.
+    let start = Instant::now();
+    let mut acked: Vec<(usize, Instant)> = Vec::new();
+    let mut i = 0;
+    while start.elapsed() < Duration::from_millis(2500) {
+        let _: () = c.set(format!("w{i}"), i).await.unwrap();
+        acked.push((i, Instant::now()));
+        i += 1;
+    }
+    let killed = Instant::now();
+    node.kill().await;
+
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut c = node.client().await;
+    let promised: Vec<usize> = acked
+        .iter()
+        .filter(|(_, at)| killed.duration_since(*at) > Duration::from_millis(1100))
+        .map(|(i, _)| *i)
+        .collect();
+    assert!(promised.len() > 10, "too few writes: {}", promised.len());
+    for i in promised {
+        let v: Option<usize> = c.get(format!("w{i}")).await.unwrap();
+        assert_eq!(v, Some(i), "w{i} lost");
+    }
+    node.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_never_resurface() {
+    const TTL_MS: u64 = 5000;
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path(), "always").await;
+    let mut c = node.client().await;
+    shrink_memory(&mut c).await;
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("gone{i}"))
+            .arg("v".repeat(1000))
+            .arg("PX")
+            .arg(TTL_MS)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+    }
+    let _: () = redis::cmd("SET")
+        .arg("probe")
+        .arg("1")
+        .arg("PX")
+        .arg(TTL_MS)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // Push many of them down to the warm tier.
+    let warm = warm_keys(&mut c, "kept", 500).await;
+    let expired_warm = {
+        let mut n = 0;
+        for i in 0..300 {
+            n += (tier(&mut c, &format!("gone{i}")).await.as_deref() == Some("warm")) as usize;
+        }
+        n
+    };
+    assert!(expired_warm > 0, "no expiring key was demoted");
+    // Wait for the expiry (observed on a probe set after them, with the same TTL).
+    let probe = node.client().await;
+    wait_until(Duration::from_secs(10), || {
+        let mut p = probe.clone();
+        async move { !p.exists::<_, bool>("probe").await.unwrap() }
+    })
+    .await;
+    node.terminate().await;
+
+    let node = Node::start(dir.path(), "always").await;
+    let mut c = node.client().await;
+    let keys: Vec<String> = c.keys("gone*").await.unwrap();
+    assert!(keys.is_empty(), "expired keys listed: {}", keys.len());
+    let (_, scanned): (u64, Vec<String>) = redis::cmd("SCAN")
+        .arg(0)
+        .arg("MATCH")
+        .arg("gone*")
+        .arg("COUNT")
+        .arg(1_000_000)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(scanned.is_empty());
+    for _ in 0..50 {
+        let r: String = redis::cmd("RANDOMKEY").query_async(&mut c).await.unwrap();
+        assert!(r.starts_with("kept"), "RANDOMKEY returned {r}");
+    }
+    for i in 0..300 {
+        let k = format!("gone{i}");
+        assert_eq!(tier(&mut c, &k).await, None);
+        assert!(!c.exists::<_, bool>(&k).await.unwrap());
+        assert_eq!(c.get::<_, Option<String>>(&k).await.unwrap(), None);
+    }
+    assert_eq!(
+        c.get::<_, String>(&warm[0]).await.unwrap(),
+        "v".repeat(1000)
+    );
+    node.terminate().await;
+}
