@@ -18,41 +18,6 @@ fn encode_bin(args: &[&[u8]]) -> Vec<u8> {
     b
 }
 
-/// Reads one complete reply (any RESP2/RESP3 type) and returns its bytes.
-async fn read_reply(c: &mut Raw) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut pending = 1i64;
-    while pending > 0 {
-        pending -= 1;
-        let start = out.len();
-        loop {
-            out.extend(c.read_exact_len(1).await);
-            if out.ends_with(b"\r\n") {
-                break;
-            }
-        }
-        let line = String::from_utf8_lossy(&out[start + 1..out.len() - 2]).to_string();
-        let n: i64 = line.parse().unwrap_or(0);
-        match out[start] {
-            b'*' | b'~' | b'>' => pending += n.max(0),
-            b'%' => pending += 2 * n,
-            b'|' => pending += 2 * n + 1,
-            b'$' | b'=' | b'!' if n >= 0 => out.extend(c.read_exact_len(n as usize + 2).await),
-            _ => {}
-        }
-    }
-    out
-}
-
-async fn int_of(c: &mut Raw, args: &[&str]) -> i64 {
-    c.cmd(args).await;
-    let r = read_reply(c).await;
-    let s = String::from_utf8_lossy(&r).to_string();
-    s.strip_prefix(':')
-        .and_then(|v| v.trim_end().parse().ok())
-        .unwrap_or_else(|| panic!("{args:?}: not an integer reply: {s:?}"))
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -3,29 +3,10 @@
 
 mod common;
 use common::*;
-use std::time::Duration;
 
 /// `[key, element]` as BLPOP answers.
 fn pair(key: &str, element: &str) -> Vec<u8> {
     bulks(&[key, element])
-}
-
-/// Waits until the server counts `n` blocked clients (INFO's `blocked_clients`).
-async fn wait_blocked(s: &TestServer, n: usize) {
-    let c = s.client().await;
-    let want = format!("blocked_clients:{n}\r\n");
-    wait_until(Duration::from_secs(5), || {
-        let (mut c, want) = (c.clone(), want.clone());
-        async move {
-            let info: String = redis::cmd("INFO")
-                .arg("clients")
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            info.contains(&want)
-        }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

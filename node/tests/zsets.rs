@@ -4,7 +4,6 @@
 
 mod common;
 use common::*;
-use std::time::Duration;
 
 /// RESP3 [member, score] pairs.
 fn pairs3(items: &[(&str, &str)]) -> Vec<u8> {
@@ -24,24 +23,6 @@ async fn hello3(c: &mut Raw) {
         seen.extend(c.read_exact_len(1).await);
     }
     assert!(seen.starts_with(b"%"), "HELLO 3 answers a map");
-}
-
-/// Waits until the server counts `n` blocked clients (INFO's `blocked_clients`).
-async fn wait_blocked(s: &TestServer, n: usize) {
-    let c = s.client().await;
-    let want = format!("blocked_clients:{n}\r\n");
-    wait_until(Duration::from_secs(5), || {
-        let (mut c, want) = (c.clone(), want.clone());
-        async move {
-            let info: String = redis::cmd("INFO")
-                .arg("clients")
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            info.contains(&want)
-        }
-    })
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,3 +223,57 @@ pub async fn hello3(c: &mut Raw) {
     }
     assert!(seen.starts_with(b"%"), "HELLO 3 answers a map");
 }
+
+/// Reads one complete reply (any RESP2/RESP3 type) and returns its bytes.
+pub async fn read_reply(c: &mut Raw) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut pending = 1i64;
+    while pending > 0 {
+        pending -= 1;
+        let start = out.len();
+        loop {
+            out.extend(c.read_exact_len(1).await);
+            if out.ends_with(b"\r\n") {
+                break;
+            }
+        }
+        let line = String::from_utf8_lossy(&out[start + 1..out.len() - 2]).to_string();
+        let n: i64 = line.parse().unwrap_or(0);
+        match out[start] {
+            b'*' | b'~' | b'>' => pending += n.max(0),
+            b'%' => pending += 2 * n,
+            b'|' => pending += 2 * n + 1,
+            b'$' | b'=' | b'!' if n >= 0 => out.extend(c.read_exact_len(n as usize + 2).await),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Sends a command and returns its integer reply.
+pub async fn int_of(c: &mut Raw, args: &[&str]) -> i64 {
+    c.cmd(args).await;
+    let r = read_reply(c).await;
+    let s = String::from_utf8_lossy(&r).to_string();
+    s.strip_prefix(':')
+        .and_then(|v| v.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("{args:?}: not an integer reply: {s:?}"))
+}
+
+/// Waits until the server counts `n` blocked clients (INFO's `blocked_clients`).
+pub async fn wait_blocked(s: &TestServer, n: usize) {
+    let c = s.client().await;
+    let want = format!("blocked_clients:{n}\r\n");
+    wait_until(Duration::from_secs(5), || {
+        let (mut c, want) = (c.clone(), want.clone());
+        async move {
+            let info: String = redis::cmd("INFO")
+                .arg("clients")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            info.contains(&want)
+        }
+    })
+    .await;
+}
