@@ -23,7 +23,6 @@ use std::future::Future;
 use autocache_proto::pb::control::control_server::ControlServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 
 pub use autocache_proto::slot::SLOT_COUNT;
 pub use config::Config;
@@ -69,7 +68,10 @@ pub async fn run(
     };
     let served = tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            signal,
+        )
         .await;
     while tasks.join_next().await.is_some() {}
     served.map_err(Error::from)
