@@ -2,12 +2,12 @@
 //! HINCRBY HINCRBYFLOAT HRANDFIELD HSCAN. Writes modify the hash in place (the key keeps its
 //! TTL) and delete the key when its last field goes.
 
+use super::collection;
 use super::scan_util::{self, ScanOptions};
 use super::{eq_ic, parse_float, parse_int, CmdError, CmdResult, Ctx, Handler};
-use crate::db::{Clock, Entry, Shard};
+use crate::db::Entry;
 use crate::types::hash::{FieldValue, Hash};
 use crate::types::set::canonical_int;
-use crate::types::Value;
 use autocache_proto::resp::{ReplyBuf, Request};
 
 pub const HANDLERS: &[(&str, Handler)] = &[
@@ -31,60 +31,17 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 /// The hash in `entry`: `None` for a missing key, WRONGTYPE for another type.
 fn as_hash(entry: Option<&mut Entry>) -> Result<Option<&Hash>, CmdError> {
-    match entry {
-        None => Ok(None),
-        Some(e) => match e.value() {
-            Some(Value::Hash(h)) => Ok(Some(h)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
+    collection::typed(entry)
 }
 
-/// Runs `f` on the hash at `key` — created empty when missing if `create`, else `f` does not
-/// run and the result is `None` — and deletes the key if `f` leaves the hash empty.
-fn modify<R>(
-    shard: &mut Shard,
-    slot: u16,
-    key: &[u8],
-    clock: &Clock,
-    create: bool,
-    f: impl FnOnce(&mut Hash) -> Result<R, CmdError>,
-) -> Result<Option<R>, CmdError> {
-    if let Some(e) = shard.get_mut(slot, key, clock) {
-        let Some(Value::Hash(h)) = e.value_mut() else {
-            return Err(CmdError::WrongType);
-        };
-        let r = f(h);
-        let emptied = h.is_empty();
-        if emptied {
-            shard.remove(slot, key);
-        }
-        return r.map(Some);
-    }
-    if !create {
-        return Ok(None);
-    }
-    let mut h = Hash::new();
-    let r = f(&mut h)?;
-    if !h.is_empty() {
-        shard.insert(
-            slot,
-            Entry::object(key, Value::Hash(h), 0, clock.initial_lru()),
-        );
-    }
-    Ok(Some(r))
-}
-
-/// [`modify`] on the key's own shard.
+/// [`collection::modify_key`] for hashes.
 fn modify_key<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut Hash) -> Result<R, CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    let clock = ctx.clock;
-    let (mut shard, slot) = ctx.db.lock_key(key);
-    modify(&mut shard, slot, key, &clock, create, f)
+    collection::modify_key(ctx, key, create, f)
 }
 
 // ---- HSET HMSET HSETNX ----

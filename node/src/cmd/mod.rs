@@ -3,6 +3,7 @@
 //! lists its handlers in a `HANDLERS` table keyed by the command's name.
 
 pub mod cluster;
+pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod hash;

@@ -3,6 +3,7 @@
 //! commands lock every shard involved at once; they read one set at a time, carrying the
 //! partial result over, so no two sets need to be borrowed together.
 
+use super::collection;
 use super::hash::parse_rand_count;
 use super::scan_util::{self, ScanOptions};
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
@@ -33,17 +34,10 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 /// The set in `entry`: `None` for a missing key, WRONGTYPE for another type.
 fn as_set(entry: Option<&mut Entry>) -> Result<Option<&Set>, CmdError> {
-    match entry {
-        None => Ok(None),
-        Some(e) => match e.value() {
-            Some(Value::Set(s)) => Ok(Some(s)),
-            _ => Err(CmdError::WrongType),
-        },
-    }
+    collection::typed(entry)
 }
 
-/// Runs `f` on the set at `key` — created empty when missing if `create`, else `f` does not
-/// run and the result is `None` — and deletes the key if `f` leaves the set empty.
+/// [`collection::modify`] for setes.
 fn modify<R>(
     shard: &mut Shard,
     slot: u16,
@@ -52,41 +46,17 @@ fn modify<R>(
     create: bool,
     f: impl FnOnce(&mut Set) -> Result<R, CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    if let Some(e) = shard.get_mut(slot, key, clock) {
-        let Some(Value::Set(s)) = e.value_mut() else {
-            return Err(CmdError::WrongType);
-        };
-        let r = f(s);
-        let emptied = s.is_empty();
-        if emptied {
-            shard.remove(slot, key);
-        }
-        return r.map(Some);
-    }
-    if !create {
-        return Ok(None);
-    }
-    let mut s = Set::new();
-    let r = f(&mut s)?;
-    if !s.is_empty() {
-        shard.insert(
-            slot,
-            Entry::object(key, Value::Set(s), 0, clock.initial_lru()),
-        );
-    }
-    Ok(Some(r))
+    collection::modify(shard, slot, key, clock, create, f)
 }
 
-/// [`modify`] on the key's own shard.
+/// [`collection::modify_key`] for setes.
 fn modify_key<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut Set) -> Result<R, CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    let clock = ctx.clock;
-    let (mut shard, slot) = ctx.db.lock_key(key);
-    modify(&mut shard, slot, key, &clock, create, f)
+    collection::modify_key(ctx, key, create, f)
 }
 
 fn bulk_elem(out: &mut ReplyBuf, e: Elem<'_>) {

@@ -10,6 +10,47 @@ pub mod zset;
 
 use crate::db::Kind;
 
+/// A collection type as commands see it: reached inside a [`Value`], created empty, and
+/// deleted with its key once empty. `cmd::collection` does the shared lookup/create/delete.
+pub trait Collection: Sized {
+    fn empty() -> Self;
+    fn of(value: &Value) -> Option<&Self>;
+    fn of_mut(value: &mut Value) -> Option<&mut Self>;
+    fn into_value(self) -> Value;
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! collection {
+    ($variant:ident, $ty:ty) => {
+        impl Collection for $ty {
+            fn empty() -> Self {
+                <$ty>::new()
+            }
+            fn of(value: &Value) -> Option<&Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn of_mut(value: &mut Value) -> Option<&mut Self> {
+                match value {
+                    Value::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn into_value(self) -> Value {
+                Value::$variant(self)
+            }
+            fn is_empty(&self) -> bool {
+                <$ty>::is_empty(self)
+            }
+        }
+    };
+}
+
+collection!(Hash, hash::Hash);
+collection!(Set, set::Set);
+
 #[derive(Debug, Clone)]
 pub enum Value {
     Hash(hash::Hash),

@@ -1,0 +1,65 @@
+//! Lookup, create-on-write and delete-when-empty for collection keys, shared by the families
+//! whose values are [`Collection`]s (hashes, sets).
+
+use super::{CmdError, Ctx};
+use crate::db::{Clock, Entry, Shard};
+use crate::types::Collection;
+
+/// The collection in `entry`: `None` for a missing key, WRONGTYPE for another type.
+pub fn typed<C: Collection>(entry: Option<&mut Entry>) -> Result<Option<&C>, CmdError> {
+    match entry {
+        None => Ok(None),
+        Some(e) => e
+            .value()
+            .and_then(C::of)
+            .map(Some)
+            .ok_or(CmdError::WrongType),
+    }
+}
+
+/// Runs `f` on the collection at `key` — created empty when missing if `create`, else `f`
+/// does not run and the result is `None` — and deletes the key if `f` leaves it empty.
+pub fn modify<C: Collection, R>(
+    shard: &mut Shard,
+    slot: u16,
+    key: &[u8],
+    clock: &Clock,
+    create: bool,
+    f: impl FnOnce(&mut C) -> Result<R, CmdError>,
+) -> Result<Option<R>, CmdError> {
+    if let Some(e) = shard.get_mut(slot, key, clock) {
+        let c = e
+            .value_mut()
+            .and_then(C::of_mut)
+            .ok_or(CmdError::WrongType)?;
+        let r = f(c);
+        if c.is_empty() {
+            shard.remove(slot, key);
+        }
+        return r.map(Some);
+    }
+    if !create {
+        return Ok(None);
+    }
+    let mut c = C::empty();
+    let r = f(&mut c)?;
+    if !c.is_empty() {
+        shard.insert(
+            slot,
+            Entry::object(key, c.into_value(), 0, clock.initial_lru()),
+        );
+    }
+    Ok(Some(r))
+}
+
+/// [`modify`] on the key's own shard.
+pub fn modify_key<C: Collection, R>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    create: bool,
+    f: impl FnOnce(&mut C) -> Result<R, CmdError>,
+) -> Result<Option<R>, CmdError> {
+    let clock = ctx.clock;
+    let (mut shard, slot) = ctx.db.lock_key(key);
+    modify(&mut shard, slot, key, &clock, create, f)
+}
