@@ -277,3 +277,36 @@ pub async fn wait_blocked(s: &TestServer, n: usize) {
     })
     .await;
 }
+
+/// Reads one CRLF-terminated line (without the CRLF).
+pub async fn read_line(c: &mut Raw) -> String {
+    let mut line = Vec::new();
+    while !line.ends_with(b"\r\n") {
+        let b = c.read_exact_len(1).await;
+        assert!(!b.is_empty(), "connection closed mid-line: {line:?}");
+        line.extend(b);
+    }
+    line.truncate(line.len() - 2);
+    String::from_utf8(line).unwrap()
+}
+
+/// Sends a command and reads a bulk (RESP2) or verbatim (RESP3, `txt:` stripped) reply.
+pub async fn call_text(c: &mut Raw, args: &[&str]) -> String {
+    c.cmd(args).await;
+    let header = read_line(c).await;
+    let (tag, len) = header.split_at(1);
+    assert!(
+        tag == "$" || tag == "=",
+        "not a bulk/verbatim reply: {header}"
+    );
+    let len: usize = len.parse().unwrap();
+    let body = c.read_exact_len(len + 2).await;
+    let text = String::from_utf8(body[..len].to_vec()).unwrap();
+    match tag {
+        "=" => text
+            .strip_prefix("txt:")
+            .expect("verbatim format")
+            .to_string(),
+        _ => text,
+    }
+}
