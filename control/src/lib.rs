@@ -7,7 +7,6 @@
 
 pub mod config;
 pub mod ctl;
-pub mod health;
 mod liveness;
 pub mod metrics;
 mod migrate;
@@ -20,6 +19,7 @@ pub mod state;
 
 use std::future::Future;
 
+use autocache_proto::http;
 use autocache_proto::pb::control::control_server::ControlServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -50,9 +50,9 @@ pub async fn run(
     tasks.spawn(migrate::driver(shared.clone(), stop_rx.clone()));
     let metrics = metrics::ControlMetrics::new();
     let scraped = shared.clone();
-    let endpoints = health::Endpoints::new(Some(Box::new(move || metrics.render(&scraped))));
+    let endpoints = http::Endpoints::new(Some(Box::new(move || metrics.render(&scraped))));
     if let Some(addr) = config.metrics_addr {
-        tasks.spawn(health::serve(
+        tasks.spawn(http::serve(
             TcpListener::bind(addr).await?,
             endpoints.clone(),
             stop_rx.clone(),

@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot bind {addr}"))?;
-        tokio::spawn(autocache_control::health::serve_probes(listener));
+        tokio::spawn(autocache_proto::http::serve_probes(listener));
     }
     tracing::info!(namespace = ?args.namespace, "operator starting");
     autocache_control::operator::run(
