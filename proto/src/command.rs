@@ -154,12 +154,17 @@ pub enum KeysError {
 /// Looks a command up by name, case-insensitively. Names are ASCII; anything longer than the
 /// longest command name cannot match.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_position(name).map(|i| &COMMANDS[i])
+}
+
+/// Like [`lookup`], but the command's [`position`] (for per-command tables).
+pub fn lookup_position(name: &[u8]) -> Option<usize> {
     let mut lower = [0u8; MAX_NAME];
     let lower = lower.get_mut(..name.len())?;
     for (dst, src) in lower.iter_mut().zip(name) {
         *dst = src.to_ascii_lowercase();
     }
-    index().get(&*lower).map(|&i| &COMMANDS[i])
+    index().get(&*lower).copied()
 }
 
 /// Position of `spec` in [`COMMANDS`]: a dense id for per-command tables (handlers, stats).

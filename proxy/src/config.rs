@@ -24,7 +24,8 @@ pub struct Config {
     /// Maximum simultaneous client connections.
     #[arg(long, env = "AUTOCACHE_PROXY_MAXCLIENTS", default_value_t = 10000)]
     pub maxclients: usize,
-    /// HTTP address answering `/healthz` (off when unset).
+    /// HTTP address answering `/metrics` (Prometheus), `/healthz` and `/readyz` (off when
+    /// unset), e.g. `0.0.0.0:9100`.
     #[arg(long, env = "AUTOCACHE_PROXY_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// A node that has not answered a command within this time fails it with TRYAGAIN

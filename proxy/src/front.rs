@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use autocache_proto::command::{flags, lookup, lookup_sub, CommandSpec, Routing};
+use autocache_proto::command::{
+    flags, lookup_position, lookup_sub, CommandSpec, Routing, COMMANDS,
+};
 use autocache_proto::resp::{Limits, Parsed, Protocol, RequestParser};
 use autocache_proto::slot::key_slot;
 use bytes::{Bytes, BytesMut};
@@ -330,9 +332,13 @@ impl Conn {
     }
 
     async fn dispatch(&mut self, args: Vec<Bytes>) {
-        self.proxy.stats.commands_processed.fetch_add(1, Relaxed);
+        let stats = &self.proxy.stats;
+        stats.commands_processed.fetch_add(1, Relaxed);
         let spec = match resolve(&args) {
-            Ok(spec) => spec,
+            Ok((position, spec)) => {
+                stats.commands[position].fetch_add(1, Relaxed);
+                spec
+            }
             Err(e) => {
                 self.flag_tx();
                 return self.push(e);
@@ -838,15 +844,18 @@ fn runs_inside_multi(name: &str) -> bool {
 }
 
 /// Looks the command (and its subcommand) up and checks arity, with Redis's error texts.
-fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
-    let Some(spec) = lookup(&args[0]) else {
+/// Returns the command's table position (the parent's for a subcommand) and the spec to
+/// route with (the subcommand's).
+fn resolve(args: &[Bytes]) -> Result<(usize, &'static CommandSpec), Bytes> {
+    let Some(position) = lookup_position(&args[0]) else {
         return Err(error(unknown_command(args).as_bytes()));
     };
+    let spec = &COMMANDS[position];
     if !spec.arity_ok(args.len()) {
         return Err(arity(spec.name));
     }
     if spec.subcommands.is_empty() || args.len() < 2 {
-        return Ok(spec);
+        return Ok((position, spec));
     }
     let Some(sub) = lookup_sub(spec, &args[1]) else {
         return Err(error(
@@ -861,7 +870,7 @@ fn resolve(args: &[Bytes]) -> Result<&'static CommandSpec, Bytes> {
     if !sub.arity_ok(args.len()) {
         return Err(arity(sub.name));
     }
-    Ok(sub)
+    Ok((position, sub))
 }
 
 fn arity(name: &str) -> Bytes {

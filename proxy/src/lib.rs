@@ -4,14 +4,15 @@
 //! one big Redis: connections in `front`, commands answered locally in `local`, slot routing
 //! from the map watched from control in `router`, batched shared gRPC streams per node in
 //! `upstream`, multi-key splits and fan-outs in `fanout`, dedicated streams for stateful
-//! clients in `session`. The only state is the slot map (and per-connection state).
+//! clients in `session`, Prometheus series in `metrics`. The only state is the slot map (and
+//! per-connection state).
 #![forbid(unsafe_code)]
 
 pub mod config;
 mod fanout;
 mod front;
-mod health;
 mod local;
+pub mod metrics;
 mod resp;
 pub mod router;
 mod session;
@@ -40,13 +41,30 @@ const MAX_REDIRECTS: usize = 5;
 /// client sees one.
 const MAX_TRYAGAIN: usize = 30;
 
-/// Proxy-wide counters (INFO stats).
-#[derive(Debug, Default)]
+/// Proxy-wide counters (INFO stats, and metrics at scrape time).
+#[derive(Debug)]
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub commands_processed: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub redirects_followed: AtomicU64,
+    /// Commands received, indexed like the command table (subcommands count as their parent).
+    pub commands: Box<[AtomicU64]>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            connections_received: AtomicU64::new(0),
+            commands_processed: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            redirects_followed: AtomicU64::new(0),
+            commands: command::COMMANDS
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
 }
 
 /// Everything connections share.
@@ -56,6 +74,7 @@ pub struct Proxy {
     pub upstreams: Upstreams,
     pub clients: front::Clients,
     pub stats: Stats,
+    pub metrics: metrics::Metrics,
     pub started: Instant,
     /// 40 hex characters: the proxy's id in CLUSTER NODES and INFO's run_id.
     pub run_id: String,
@@ -82,9 +101,10 @@ pub async fn run(
             stop_rx.clone(),
         ));
     }
-    if let Some(metrics) = proxy.config.metrics_addr {
-        background.spawn(health::serve(
-            TcpListener::bind(metrics).await?,
+    if let Some(addr) = proxy.config.metrics_addr {
+        background.spawn(autocache_proto::http::serve(
+            TcpListener::bind(addr).await?,
+            metrics::endpoints(&proxy),
             stop_rx.clone(),
         ));
     }
@@ -100,12 +120,14 @@ impl Proxy {
             timeout: config.request_timeout,
             max_inflight: config.max_inflight,
         };
+        let metrics = metrics::Metrics::new();
         Proxy {
             config,
             router: Arc::new(Router::new()),
-            upstreams: Upstreams::new(opts),
+            upstreams: Upstreams::new(opts, metrics.upstream.clone()),
             clients: front::Clients::default(),
             stats: Stats::default(),
+            metrics,
             started: Instant::now(),
             run_id: (0..40)
                 .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'))

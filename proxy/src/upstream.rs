@@ -2,7 +2,8 @@
 //! every client connection. Commands queued for a stream from all connections leave together
 //! as one `CommandBatch`; replies come back by id and are handed to whoever waits for them.
 //! tower layers bound each command: a timeout, and a per-node in-flight limit that sheds
-//! load with a clear error instead of queueing without end.
+//! load with a clear error instead of queueing without end. Each stream observes its batch
+//! sizes and reply latencies (metrics), once per batch.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,18 +11,21 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use autocache_proto::pb::node::{
     node_client::NodeClient, Command, CommandBatch, Reply, ReplyBatch,
 };
 use parking_lot::Mutex;
+use prometheus::Histogram;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Streaming;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Service, ServiceBuilder};
+
+use crate::metrics::UpstreamMetrics;
 
 /// Why a command got no reply from its node. The texts are what the client sees.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +36,19 @@ pub enum UpError {
     Timeout(String),
     #[error("TRYAGAIN too many commands in flight to node {0}")]
     Overloaded(String),
+}
+
+impl UpError {
+    /// Metric label of each kind, in [`UpError::kind`] order.
+    pub const KINDS: [&'static str; 3] = ["unreachable", "timeout", "overloaded"];
+
+    pub fn kind(&self) -> usize {
+        match self {
+            UpError::Unreachable(_) => 0,
+            UpError::Timeout(_) => 1,
+            UpError::Overloaded(_) => 2,
+        }
+    }
 }
 
 /// How pools are built (from the proxy's config).
@@ -89,15 +106,32 @@ pub struct NodePool {
     channel: Channel,
     service: BoxCloneSyncService<Command, Reply, BoxError>,
     ids: AtomicU64,
+    /// Shared streams open now.
+    open: Arc<AtomicUsize>,
+    /// Commands that got no reply, by [`UpError::kind`].
+    errors: [AtomicU64; 3],
+}
+
+/// What one stream task observes, for its node.
+struct StreamMetrics {
+    batch_size: Histogram,
+    latency: Histogram,
+    open: Arc<AtomicUsize>,
 }
 
 impl NodePool {
-    fn new(addr: &str, opts: PoolOptions) -> Result<NodePool, UpError> {
+    fn new(addr: &str, opts: PoolOptions, metrics: &UpstreamMetrics) -> Result<NodePool, UpError> {
         let channel = channel(addr).ok_or_else(|| UpError::Unreachable(addr.to_string()))?;
+        let open = Arc::new(AtomicUsize::new(0));
         let mut streams = Vec::with_capacity(opts.streams.max(1));
         for _ in 0..opts.streams.max(1) {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run_stream(addr.to_string(), channel.clone(), rx));
+            let observe = StreamMetrics {
+                batch_size: metrics.batch_size.with_label_values(&[addr]),
+                latency: metrics.latency.with_label_values(&[addr]),
+                open: open.clone(),
+            };
+            tokio::spawn(run_stream(addr.to_string(), channel.clone(), rx, observe));
             streams.push(tx);
         }
         let inner = StreamService {
@@ -115,11 +149,28 @@ impl NodePool {
             channel,
             service: BoxCloneSyncService::new(service),
             ids: AtomicU64::new(1),
+            open,
+            errors: Default::default(),
         })
     }
 
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Whether at least one shared stream to the node is open.
+    pub fn connected(&self) -> bool {
+        self.open.load(Relaxed) > 0
+    }
+
+    /// Commands that got no reply so far, by [`UpError::kind`].
+    pub fn errors(&self) -> [u64; 3] {
+        self.errors.each_ref().map(|n| n.load(Relaxed))
+    }
+
+    fn failed(&self, e: UpError) -> UpError {
+        self.errors[e.kind()].fetch_add(1, Relaxed);
+        e
     }
 
     /// Sends one command on a shared stream and waits for its reply.
@@ -156,10 +207,14 @@ impl NodePool {
             _ => None,
         };
         async move {
-            match started {
-                Some(fut) => fut.await.map_err(|e| pool.classify(e)),
-                None => Err(UpError::Overloaded(pool.addr.clone())),
-            }
+            let e = match started {
+                Some(fut) => match fut.await {
+                    Ok(reply) => return Ok(reply),
+                    Err(e) => pool.classify(e),
+                },
+                None => UpError::Overloaded(pool.addr.clone()),
+            };
+            Err(pool.failed(e))
         }
     }
 
@@ -182,7 +237,7 @@ impl NodePool {
         let inbound = NodeClient::new(self.channel.clone())
             .execute(UnboundedReceiverStream::new(rx))
             .await
-            .map_err(|_| UpError::Unreachable(self.addr.clone()))?
+            .map_err(|_| self.failed(UpError::Unreachable(self.addr.clone())))?
             .into_inner();
         Ok(crate::session::Session::new(self.addr.clone(), tx, inbound))
     }
@@ -207,15 +262,22 @@ fn channel(addr: &str) -> Option<Channel> {
 /// Pools by gRPC address, created on first use.
 pub struct Upstreams {
     opts: PoolOptions,
+    metrics: UpstreamMetrics,
     pools: Mutex<HashMap<String, Arc<NodePool>>>,
 }
 
 impl Upstreams {
-    pub fn new(opts: PoolOptions) -> Upstreams {
+    pub fn new(opts: PoolOptions, metrics: UpstreamMetrics) -> Upstreams {
         Upstreams {
             opts,
+            metrics,
             pools: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Every pool created so far.
+    pub fn all(&self) -> Vec<Arc<NodePool>> {
+        self.pools.lock().values().cloned().collect()
     }
 
     pub fn get(&self, addr: &str) -> Result<Arc<NodePool>, UpError> {
@@ -223,7 +285,7 @@ impl Upstreams {
         if let Some(p) = pools.get(addr) {
             return Ok(p.clone());
         }
-        let pool = Arc::new(NodePool::new(addr, self.opts)?);
+        let pool = Arc::new(NodePool::new(addr, self.opts, &self.metrics)?);
         pools.insert(addr.to_string(), pool.clone());
         Ok(pool)
     }
@@ -234,7 +296,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// One shared stream: (re)opens `Execute`, ships batches, routes replies back by id. While
 /// the node is unreachable, commands fail at once rather than wait for a reconnect.
-async fn run_stream(addr: String, channel: Channel, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run_stream(
+    addr: String,
+    channel: Channel,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    metrics: StreamMetrics,
+) {
     let mut backoff = MIN_BACKOFF;
     loop {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -244,7 +311,10 @@ async fn run_stream(addr: String, channel: Channel, mut jobs: mpsc::UnboundedRec
         match opened {
             Ok(resp) => {
                 backoff = MIN_BACKOFF;
-                if serve(&addr, &mut jobs, tx, resp.into_inner()).await {
+                metrics.open.fetch_add(1, Relaxed);
+                let stopped = serve(&addr, &mut jobs, tx, resp.into_inner(), &metrics).await;
+                metrics.open.fetch_sub(1, Relaxed);
+                if stopped {
                     return;
                 }
                 tracing::warn!(node = %addr, "execute stream broke; reconnecting");
@@ -273,8 +343,12 @@ async fn serve(
     jobs: &mut mpsc::UnboundedReceiver<Job>,
     out: mpsc::UnboundedSender<CommandBatch>,
     mut inbound: Streaming<ReplyBatch>,
+    metrics: &StreamMetrics,
 ) -> bool {
-    let mut waiting: HashMap<u64, oneshot::Sender<Result<Reply, UpError>>> = HashMap::new();
+    type Waiter = (Instant, oneshot::Sender<Result<Reply, UpError>>);
+    let mut waiting: HashMap<u64, Waiter> = HashMap::new();
+    // Observed here, without atomics; flushed to the shared histogram once per batch.
+    let latency = metrics.latency.local();
     let mut buf = Vec::with_capacity(256);
     let stopped = loop {
         tokio::select! {
@@ -283,25 +357,33 @@ async fn serve(
                     break true;
                 }
                 let mut batch = CommandBatch { commands: Vec::with_capacity(n) };
+                let now = Instant::now();
                 for job in buf.drain(..) {
                     // Already timed out: not worth sending.
                     if job.reply.is_closed() {
                         continue;
                     }
-                    waiting.insert(job.cmd.id, job.reply);
+                    waiting.insert(job.cmd.id, (now, job.reply));
                     batch.commands.push(job.cmd);
                 }
-                if !batch.commands.is_empty() && out.send(batch).is_err() {
+                if batch.commands.is_empty() {
+                    continue;
+                }
+                metrics.batch_size.observe(batch.commands.len() as f64);
+                if out.send(batch).is_err() {
                     break false;
                 }
             }
             msg = inbound.message() => match msg {
                 Ok(Some(batch)) => {
+                    let now = Instant::now();
                     for reply in batch.replies {
-                        if let Some(tx) = waiting.remove(&reply.id) {
+                        if let Some((sent, tx)) = waiting.remove(&reply.id) {
+                            latency.observe(now.duration_since(sent).as_secs_f64());
                             let _ = tx.send(Ok(reply));
                         }
                     }
+                    latency.flush();
                 }
                 Ok(None) => break false,
                 Err(e) => {
@@ -311,7 +393,7 @@ async fn serve(
             },
         }
     };
-    for (_, tx) in waiting {
+    for (_, (_, tx)) in waiting {
         let _ = tx.send(Err(UpError::Unreachable(addr.to_string())));
     }
     stopped
