@@ -29,6 +29,8 @@ test-deps: deps
 	@-systemctl stop redis-server >/dev/null 2>&1 || true
 	@# Offline Kubernetes schema validation of deploy/ (control/tests/operator_manifests.rs).
 	@kubernetes-validate --version >/dev/null 2>&1 || pip install --quiet kubernetes-validate
+	@# A local S3-compatible server for the cold-tier tests (node/tests/cold.rs).
+	@command -v moto_server >/dev/null 2>&1 || pip install --quiet 'moto[server]'
 
 build: deps
 	$(CARGO) build --workspace
@@ -38,7 +40,7 @@ release: deps
 
 run: release
 	mkdir -p data
-	$(CARGO_TARGET_DIR)/release/autocache-node --bind 127.0.0.1 --port 6379 --data-dir ./data
+	$(CARGO_TARGET_DIR)/release/autocache-node --bind 127.0.0.1 --port 6379 --data-dir ./data --storage tiered
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -54,11 +56,12 @@ test: test-deps fmt clippy
 	fi
 
 # The whole benchmark suite of BENCHMARKS.md: node vs redis-server with redis-benchmark and
-# autocache-loadtest, bytes per key, the chart; rewrites BENCHMARKS.md's results section and
+# autocache-loadtest, bytes per key, the chart, proxy vs direct, tiered vs memory (and an S3
+# cold tier on moto_server), slot migration; rewrites BENCHMARKS.md's results section and
 # bench/throughput.svg. BENCH_QUICK=1 make bench: a short smoke run, written to a scratch dir.
 .PHONY: bench
 bench: deps test-deps
-	$(CARGO) build --release -p autocache-node -p autocache-loadtest
+	$(CARGO) build --release -p autocache-node -p autocache-proxy -p autocache-control -p autocache-loadtest
 	python3 scripts/bench.py --write
 
 # Node vs redis-server with redis-benchmark only, and bytes per key; prints, writes nothing.

@@ -4,7 +4,7 @@
 use crate::blocking::{BlockRequest, Blocked};
 use crate::cmd;
 use crate::server::Server;
-use autocache_proto::resp::{Limits, Parsed, Protocol, ReplyBuf, RequestParser};
+use autocache_proto::resp::{Limits, Parsed, Protocol, ReplyBuf, Request, RequestParser};
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
@@ -103,6 +103,12 @@ pub struct ClientState {
     pub asking: bool,
     /// Cluster mode: the last command was redirected (the gRPC path answers it structured).
     pub redirect: Option<crate::cluster::redirect::Redirect>,
+    /// Cold values the next command needs, to fetch before it runs.
+    pub faults: Vec<crate::tier::prefetch::Fault>,
+    /// The next command's cold values were fetched: run it without checking again.
+    pub prefetched: bool,
+    /// Fetching them failed: the next command answers this instead of running.
+    pub cold_error: Option<String>,
 }
 
 impl ClientState {
@@ -120,6 +126,9 @@ impl ClientState {
             subs: Default::default(),
             asking: false,
             redirect: None,
+            faults: Vec::new(),
+            prefetched: false,
+            cold_error: None,
         }
     }
 }
@@ -153,6 +162,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
     let mut inbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = ReplyBuf::new(Protocol::Resp2);
     let mut stop = server.shutdown.clone();
+    let mut resume = false;
     let result: std::io::Result<()> = async {
         loop {
             let timeout = server.settings.timeout.load(Relaxed);
@@ -161,7 +171,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
             } else {
                 Duration::from_secs(timeout)
             };
-            if let Some(blocked) = state.blocked.take() {
+            if std::mem::take(&mut resume) {
+                // Cold values were fetched for the request waiting in `inbuf`: run it now.
+            } else if let Some(blocked) = state.blocked.take() {
                 if !out.is_empty() {
                     stream.write_all(&out.buf).await?;
                     out.buf.clear();
@@ -232,6 +244,14 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
                 inbuf = BytesMut::with_capacity(16 * 1024);
             }
             handle.qbuf.store(inbuf.len(), Relaxed);
+            if !state.faults.is_empty() {
+                let faults = std::mem::take(&mut state.faults);
+                if let Err(msg) = crate::tier::prefetch::resolve(&server, faults).await {
+                    state.cold_error = Some(msg);
+                }
+                state.prefetched = true;
+                resume = true;
+            }
         }
     }
     .await;
@@ -309,6 +329,15 @@ async fn wait_blocked(
     }
 }
 
+/// Tiered with cold values: whether `request` waits for some (in `state.faults`) first.
+fn needs_fetch(server: &Server, state: &mut ClientState, request: &Request<'_>) -> bool {
+    if state.prefetched {
+        return false;
+    }
+    state.faults = crate::tier::prefetch::wanted(server, state, request);
+    !state.faults.is_empty()
+}
+
 fn limits(server: &Server) -> Limits {
     Limits {
         max_bulk_len: server.settings.proto_max_bulk_len.load(Relaxed) as usize,
@@ -329,7 +358,15 @@ fn process(
         let consumed = match parser.parse(inbuf, state.authenticated) {
             Ok(Parsed::Incomplete) => break,
             Ok(Parsed::Request { request, consumed }) => {
-                if !request.is_empty() {
+                if let Some(msg) = state.cold_error.take() {
+                    out.error(&msg);
+                    state.prefetched = false;
+                    executed += 1;
+                } else if !request.is_empty() {
+                    if needs_fetch(server, state, &request) {
+                        break;
+                    }
+                    state.prefetched = false;
                     cmd::execute(server, state, out, &request);
                     executed += 1;
                     if let Some(block) = state.block.take() {

@@ -55,6 +55,10 @@ pub struct Config {
     /// Background task frequency in Hz (active expiry), as Redis's hz.
     #[arg(long, env = "AUTOCACHE_HZ", default_value_t = 10)]
     pub hz: u64,
+    /// HTTP address answering `/metrics` (Prometheus), `/healthz` and `/readyz` (off when
+    /// unset), e.g. `0.0.0.0:9100`.
+    #[arg(long, env = "AUTOCACHE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Where data lives: `memory` (a pure cache: eviction deletes) or `tiered` (memory caches
     /// a RocksDB store of record under --data-dir; a restart keeps the data).
     #[arg(long, env = "AUTOCACHE_STORAGE", value_enum, default_value_t = Storage::Memory)]
@@ -63,6 +67,34 @@ pub struct Config {
     /// batch), everysec, or no (left to the OS).
     #[arg(long, env = "AUTOCACHE_APPENDFSYNC", value_enum, default_value_t = AppendFsync::Everysec)]
     pub appendfsync: AppendFsync,
+    /// When tiered with --s3-bucket: live warm-tier bytes past which the coldest values move
+    /// to S3 (e.g. 50gb, 8Gi). 0: never.
+    #[arg(long, env = "AUTOCACHE_WARM_MAX_BYTES", default_value = "0", value_parser = parse_memory)]
+    pub warm_max_bytes: u64,
+    /// S3 bucket of the cold tier (tiered storage only). Unset: no cold tier.
+    #[arg(long, env = "AUTOCACHE_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Prefix of this node's segment objects in the bucket (e.g. `node-0/`).
+    #[arg(long, env = "AUTOCACHE_S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
+    /// URL of an S3-compatible server (e.g. http://127.0.0.1:9000). Unset: AWS.
+    #[arg(long, env = "AUTOCACHE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region. Unset: from the AWS environment/profile, else us-east-1.
+    #[arg(long, env = "AUTOCACHE_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Path-style requests (endpoint/bucket/key), as most S3-compatible servers want.
+    #[arg(long, env = "AUTOCACHE_S3_PATH_STYLE", default_value_t = false)]
+    pub s3_path_style: bool,
+    /// Target size of a cold segment object.
+    #[arg(long, env = "AUTOCACHE_S3_SEGMENT_BYTES", default_value = "8mb", value_parser = parse_memory)]
+    pub s3_segment_bytes: u64,
+    /// A cold read or write failing to finish in this time is an error: `5s`, `500ms`.
+    #[arg(long, env = "AUTOCACHE_S3_TIMEOUT", default_value = "5s", value_parser = parse_interval)]
+    pub s3_timeout: std::time::Duration,
+    /// A segment whose live share falls below this (0..1) is rewritten and deleted.
+    #[arg(long, env = "AUTOCACHE_S3_GC_RATIO", default_value_t = 0.5)]
+    pub s3_gc_ratio: f64,
     /// Control service address (host:port): enables cluster mode.
     #[arg(long, env = "AUTOCACHE_CONTROL")]
     pub control: Option<String>,
@@ -139,7 +171,11 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         "m" => 1000 * 1000,
         "mb" => 1024 * 1024,
         "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
+        "gb" | "gi" | "gib" => 1024 * 1024 * 1024,
+        "ki" | "kib" => 1024,
+        "mi" | "mib" => 1024 * 1024,
+        "t" => 1000 * 1000 * 1000 * 1000,
+        "tb" | "ti" | "tib" => 1024 * 1024 * 1024 * 1024,
         _ => return Err(format!("invalid memory unit in '{s}'")),
     };
     n.checked_mul(mul)

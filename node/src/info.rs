@@ -432,6 +432,33 @@ fn tiers_section(server: &Server, ks: &KeyspaceSummary, out: &mut String) {
     field!(out, "last_fsync_ms", "{}", n(&st.last_sync_ms));
     field!(out, "write_errors", "{}", n(&st.write_errors));
     field!(out, "read_errors", "{}", n(&st.read_errors));
+    field!(out, "warm_max_bytes", "{}", w.max_bytes);
+    field!(out, "warm_live_bytes", "{}", w.store.live_bytes());
+    let Some(c) = &w.cold else {
+        field!(out, "cold", "none");
+        return;
+    };
+    let cs = &c.stats;
+    let (segments, bytes, live, records) = c.totals();
+    field!(out, "cold", "{}", c.store_name());
+    field!(out, "cold_keys", "{records}");
+    field!(out, "cold_segments", "{segments}");
+    field!(out, "cold_segment_bytes", "{bytes}");
+    field!(out, "cold_live_bytes", "{live}");
+    let garbage = if bytes == 0 {
+        0.0
+    } else {
+        1.0 - live as f64 / bytes as f64
+    };
+    field!(out, "cold_garbage_ratio", "{garbage:.3}");
+    field!(out, "cold_promotions", "{}", n(&cs.promotions));
+    field!(out, "cold_demotions", "{}", n(&cs.demotions));
+    field!(out, "cold_requests", "{}", n(&cs.requests));
+    field!(out, "cold_errors", "{}", n(&cs.errors));
+    field!(out, "cold_bytes_read", "{}", n(&cs.bytes_read));
+    field!(out, "cold_bytes_written", "{}", n(&cs.bytes_written));
+    field!(out, "cold_segments_written", "{}", n(&cs.segments_written));
+    field!(out, "cold_segments_deleted", "{}", n(&cs.segments_deleted));
 }
 
 fn keyspace_section(_server: &Server, ks: &KeyspaceSummary, out: &mut String) {

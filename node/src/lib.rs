@@ -14,6 +14,7 @@ pub mod dump;
 pub mod glob;
 pub mod info;
 pub mod memory;
+pub mod metrics;
 pub mod pubsub;
 pub mod server;
 pub mod tier;

@@ -1,6 +1,6 @@
 //! The server: shared state (keyspace, settings, counters, client registry), the accept loop
-//! and the background tasks (active expiry, memory accounting). `run(listener, config,
-//! shutdown)` is what the binary and the tests start.
+//! and the background tasks (active expiry, memory accounting, the metrics endpoint).
+//! `run(listener, config, shutdown)` is what the binary and the tests start.
 
 use crate::client::{self, ClientHandle};
 use crate::config::{Config, Settings};
@@ -134,6 +134,10 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let port = listener.local_addr()?.port();
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     let cluster = crate::cluster::setup(&config, listener.local_addr()?).await?;
     let server = Arc::new(Server {
         keyspace: crate::tier::open_keyspace(&config)?,
@@ -154,10 +158,19 @@ pub async fn run(
         None => Vec::new(),
     };
     let flusher = crate::tier::flusher::Flusher::start(server.clone());
-    let background = [
+    let demoter = crate::tier::demoter::Demoter::start(server.clone());
+    let mut background = vec![
         tokio::spawn(active_expiry(server.clone(), stop_rx.clone())),
         tokio::spawn(memory_refresh(server.clone(), stop_rx.clone())),
     ];
+    if let Some(l) = metrics_listener {
+        let endpoints = crate::metrics::endpoints(&server);
+        background.push(tokio::spawn(autocache_proto::http::serve(
+            l,
+            endpoints,
+            stop_rx.clone(),
+        )));
+    }
     let mut conns = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -200,6 +213,9 @@ pub async fn run(
     }
     for task in background {
         let _ = task.await;
+    }
+    if let Some(d) = demoter {
+        let _ = tokio::task::spawn_blocking(move || d.stop()).await;
     }
     if let Some(f) = flusher {
         // Everything acknowledged reaches the warm tier, synced, before we return.

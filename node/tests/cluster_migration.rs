@@ -164,3 +164,61 @@ async fn importing_node_serves_only_after_asking() {
     let v: String = redis::AsyncCommands::get(&mut cc, "{u}old").await.unwrap();
     assert_eq!(v, "1");
 }
+
+/// Tiered nodes: a slot whose keys live only in the source's warm tier moves whole, and
+/// COUNTKEYSINSLOT / GETKEYSINSLOT count keys in every tier.
+#[cfg(feature = "tiered")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_keys_migrate_and_are_counted() {
+    let c = Cluster::start_with_env(
+        2,
+        &[
+            ("AUTOCACHE_STORAGE", "tiered"),
+            ("AUTOCACHE_MAXMEMORY_POLICY", "allkeys-lru"),
+        ],
+    )
+    .await;
+    assign_all_to_first(&c).await;
+    let (src, dst) = (&c.nodes[0], &c.nodes[1]);
+    let slot = key_slot(b"{w}");
+    let value = "v".repeat(1000);
+    let mut raw = src.raw().await;
+    for i in 0..1500 {
+        raw.call(&["SET", &format!("{{w}}k{i}"), &value], "+OK\r\n")
+            .await;
+    }
+    // Squeeze memory: every key goes down to the warm tier.
+    raw.call(&["CONFIG", "SET", "maxmemory", "1"], "+OK\r\n")
+        .await;
+    wait_for("keys demoted", Duration::from_secs(60), || async {
+        let info = src.cmd_string(&["INFO", "tiers"]).await;
+        info.contains("\r\nmemory_keys:0\r\n") && info.contains("\r\ndirty_keys:0\r\n")
+    })
+    .await;
+    raw.call(&["CONFIG", "SET", "maxmemory", "0"], "+OK\r\n")
+        .await;
+    let count = ["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()];
+    raw.call(&count, ":1500\r\n").await;
+    raw.send(&["CLUSTER", "GETKEYSINSLOT", &slot.to_string(), "3"])
+        .await;
+    assert_eq!(raw.line().await, "*3\r\n");
+    for _ in 0..3 {
+        assert!(raw.line().await.starts_with('$'));
+        assert!(raw.line().await.starts_with("{w}k"));
+    }
+
+    c.control.migrate(slot, &src.id, &dst.id).await;
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    let mut target = dst.raw().await;
+    target.call(&count, ":1500\r\n").await;
+    raw.call(&count, ":0\r\n").await;
+    for i in (0..1500).step_by(97) {
+        let key = format!("{{w}}k{i}");
+        target.send(&["GET", &key]).await;
+        assert_eq!(target.line().await, "$1000\r\n");
+        assert_eq!(target.line().await, format!("{value}\r\n"));
+        raw.call(&["GET", &key], &format!("-MOVED {slot} {}\r\n", dst.addr))
+            .await;
+    }
+}

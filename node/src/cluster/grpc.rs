@@ -175,7 +175,11 @@ async fn run_one(
         None
     } else {
         let req = OwnedRequest::from_args(&c.args);
-        cmd::execute(server, state, out, &req.as_request());
+        // Cold values the command names are fetched first, no lock held meanwhile.
+        match crate::tier::prefetch::before(server, state, &req.as_request()).await {
+            Ok(()) => cmd::execute(server, state, out, &req.as_request()),
+            Err(msg) => out.error(&msg),
+        }
         if let Some(block) = state.block.take() {
             let blocked = Blocked::new(block, req);
             wait_blocked(server, state, out, blocked).await;

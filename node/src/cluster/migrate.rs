@@ -107,7 +107,7 @@ async fn stream_slot(
             cluster.set_inflight(slot, HashSet::new());
             return Err(format!("migration of slot {slot} left the map"));
         }
-        let batch = take_batch(server, cluster, slot);
+        let batch = take_batch(server, cluster, slot)?;
         let last = batch.is_empty();
         let chunk = SlotChunk {
             slot: slot.into(),
@@ -121,6 +121,9 @@ async fn stream_slot(
             return Err(e);
         }
         sent.fetch_add(batch.len() as u64, Relaxed);
+        cluster
+            .keys_migrated_out
+            .fetch_add(batch.len() as u64, Relaxed);
         cluster.set_inflight(slot, HashSet::new());
         if last {
             return Ok(sent.load(Relaxed));
@@ -199,28 +202,43 @@ async fn send(target: &mut NodeClient<Channel>, chunk: SlotChunk) -> Result<(), 
     Err(format!("target unreachable: {last_err}"))
 }
 
-/// Takes up to BATCH live keys out of `slot` and marks them in flight. Expired keys are
-/// dropped on the way (the target would skip them anyway).
-fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Vec<Entry> {
+/// Takes up to BATCH live keys out of `slot`, whatever tier holds them, and marks them in
+/// flight. Expired keys are dropped on the way (the target would skip them anyway). A cold
+/// value is fetched under the shard lock (bounded by the cold tier's timeout).
+fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Result<Vec<Entry>, String> {
     let _gate = cluster.gate(slot).write();
     let now = crate::db::now_ms();
     let mut shard = server.keyspace.lock_shard(crate::db::shard_of(slot));
-    let keys: Vec<Box<[u8]>> = shard
+    let mut keys: Vec<Box<[u8]>> = shard
         .slot(slot)
         .iter()
         .take(BATCH)
         .map(|e| e.key().into())
         .collect();
+    // Memory first, then the keys only the warm (or cold) tier holds: removing one loads it.
+    if keys.len() < BATCH {
+        let warm = shard.warm_keys_up_to(slot, now, BATCH - keys.len());
+        keys.extend(warm.into_iter().map(|(k, _)| k));
+    }
     let mut batch = Vec::with_capacity(keys.len());
     for k in &keys {
-        if let Some(e) = shard.remove(slot, k) {
-            if !e.is_expired(now) {
-                batch.push(e);
+        match shard.remove(slot, k) {
+            Some(e) if !e.is_expired(now) => batch.push(e),
+            Some(_) => {}
+            // Listed live but not loadable (the cold tier failing): never call the slot done.
+            None if shard.tier_of(slot, k, now).is_some() => {
+                for e in batch {
+                    shard.insert(slot, e);
+                }
+                return Err(format!(
+                    "a key of slot {slot} could not be read from a lower tier"
+                ));
             }
+            None => {}
         }
     }
     cluster.set_inflight(slot, batch.iter().map(|e| e.key().into()).collect());
-    batch
+    Ok(batch)
 }
 
 /// Undoes `take_batch` after a failed send: nothing could touch in-flight keys meanwhile.
@@ -312,10 +330,14 @@ pub async fn import(server: &Server, chunk: &SlotChunk) -> Result<u64, tonic::St
         let entry = match dump::decode(&r.payload) {
             Ok(Decoded::Str(s)) => Entry::string(&r.key, s, at, clock.initial_lru()),
             Ok(Decoded::Value(v)) => Entry::object(&r.key, v, at, clock.initial_lru()),
-            Err(_) => return Err(tonic::Status::invalid_argument("bad DUMP payload")),
+            Err(_) => {
+                cluster.keys_migrated_in.fetch_add(inserted, Relaxed);
+                return Err(tonic::Status::invalid_argument("bad DUMP payload"));
+            }
         };
         shard.insert(slot, entry);
         inserted += 1;
     }
+    cluster.keys_migrated_in.fetch_add(inserted, Relaxed);
     Ok(inserted)
 }

@@ -16,7 +16,7 @@ use crate::server::Server;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -46,6 +46,9 @@ pub struct Cluster {
     inflight_slots: AtomicUsize,
     /// Migrations this node sends, by (slot, epoch).
     pub migrations: Mutex<HashMap<(u16, u64), migrate::Outcome>>,
+    /// Keys delivered to migration targets and keys imported from sources (metrics).
+    pub keys_migrated_out: AtomicU64,
+    pub keys_migrated_in: AtomicU64,
     /// One lazily connected channel to control, shared by every call.
     control: std::sync::OnceLock<control_client::Client>,
     /// Channels to peers' gRPC services (migration targets), by address.
@@ -67,6 +70,8 @@ impl Cluster {
             inflight: Mutex::new(HashMap::new()),
             inflight_slots: AtomicUsize::new(0),
             migrations: Mutex::new(HashMap::new()),
+            keys_migrated_out: AtomicU64::new(0),
+            keys_migrated_in: AtomicU64::new(0),
             control: std::sync::OnceLock::new(),
             peers: Mutex::new(HashMap::new()),
         }

@@ -149,7 +149,7 @@ fn check<'s>(
 
 /// Appends the keys of `req` (none for keyless commands or bad arguments: the handler then
 /// answers the error).
-fn collect_keys<'r>(req: &Request<'r>, keys: &mut Vec<&'r [u8]>) {
+pub(crate) fn collect_keys<'r>(req: &Request<'r>, keys: &mut Vec<&'r [u8]>) {
     let Some(mut spec) = table::lookup(req.arg(0)) else {
         return;
     };

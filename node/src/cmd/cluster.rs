@@ -78,7 +78,8 @@ fn cluster(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         ctx.out.int(key_slot(req.arg(2)).into());
     } else if eq_ic(sub, "countkeysinslot") {
         let slot = parse_slot(req.arg(2), "ERR Invalid slot")?;
-        let n = ctx.db.lock(slot).slot(slot).len();
+        // Every tier's keys (as DBSIZE, expired ones not yet reclaimed included).
+        let n = ctx.db.lock(slot).slot_key_count(slot);
         ctx.out.int(n as i64);
     } else if eq_ic(sub, "getkeysinslot") {
         getkeysinslot(ctx, req)?;
@@ -103,14 +104,21 @@ fn getkeysinslot(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         return Err(CmdError::msg("ERR Invalid slot or number of keys"));
     }
     let slot = slot as u16;
+    let count = count as usize;
+    let now = ctx.clock.ms;
     let shard = ctx.db.lock(slot);
-    let keys: Vec<&[u8]> = shard
+    let mut keys: Vec<Box<[u8]>> = shard
         .slot(slot)
         .iter()
-        .take(count as usize)
-        .map(|e| e.key())
+        .filter(|e| !e.is_expired(now))
+        .take(count)
+        .map(|e| e.key().into())
         .collect();
-    super::reply_bulks(ctx.out, keys.into_iter());
+    if keys.len() < count {
+        let more = shard.warm_keys_up_to(slot, now, count - keys.len());
+        keys.extend(more.into_iter().map(|(k, _)| k));
+    }
+    super::reply_bulks(ctx.out, keys.iter().map(|k| &k[..]));
     Ok(())
 }
 

@@ -57,6 +57,23 @@ pub(crate) fn read_notouch<T>(
     found
 }
 
+/// A live key's type and expiry, counted as a read without touching the access clock and
+/// without bringing the value up from a lower tier (EXISTS, TYPE, TTL never fetch from S3).
+pub(crate) fn read_meta(
+    shard: &mut Shard,
+    slot: u16,
+    key: &[u8],
+    now: u64,
+) -> Option<(crate::db::Kind, u64)> {
+    let found = shard.meta(slot, key, now);
+    if found.is_some() {
+        shard.stats.hits += 1;
+    } else {
+        shard.stats.misses += 1;
+    }
+    found
+}
+
 /// The access metadata of a value written over a key: a new key starts fresh; a rewritten one
 /// counts as accessed (under LFU the counter carries over, as Redis's `dbSetValue` keeps it).
 pub(crate) fn lru_for_write(old: Option<Lru>, clock: &Clock) -> Lru {
@@ -94,7 +111,7 @@ fn exists(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let mut m = ctx.db.lock_keys(req.iter().skip(1));
     for key in req.iter().skip(1) {
         let (shard, slot) = m.for_key(key);
-        if read_notouch(shard, slot, key, now, |_| ()).is_some() {
+        if read_meta(shard, slot, key, now).is_some() {
             n += 1;
         }
     }
@@ -120,7 +137,7 @@ fn touch(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 fn type_(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let key = req.arg(1);
     let (mut shard, slot) = ctx.db.lock_key(key);
-    let kind = read_notouch(&mut shard, slot, key, ctx.clock.ms, |e| e.kind());
+    let kind = read_meta(&mut shard, slot, key, ctx.clock.ms).map(|(k, _)| k);
     ctx.out.simple(kind.map_or("none", |k| k.name()));
     Ok(())
 }
@@ -246,7 +263,7 @@ fn ttl_generic(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, ms: bool, absolute: boo
     let key = req.arg(1);
     let now = ctx.clock.ms;
     let (mut shard, slot) = ctx.db.lock_key(key);
-    let reply = match read_notouch(&mut shard, slot, key, now, |e| e.expire_at()) {
+    let reply = match read_meta(&mut shard, slot, key, now).map(|(_, at)| at) {
         None => -2,
         Some(0) => -1,
         Some(at) => {

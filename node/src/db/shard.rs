@@ -149,6 +149,20 @@ impl Shard {
         self.slots[i].table.find_mut(hash, |e| e.key() == key)
     }
 
+    /// A live key's type and expiry without loading it from a lower tier: metadata-only
+    /// reads (EXISTS, TYPE, TTL) cost no fetch. A key expired in memory is reclaimed.
+    pub fn meta(&mut self, slot: u16, key: &[u8], now: u64) -> Option<(super::Kind, u64)> {
+        let i = self.local(slot);
+        let hash = self.hash(key);
+        let in_memory = self.slots[i].table.find(hash, |e| e.key() == key).is_some();
+        if in_memory || self.warm.is_none() {
+            return self
+                .peek_hashed(i, hash, key, now)
+                .map(|e| (e.kind(), e.expire_at()));
+        }
+        self.warm_meta(i, key, now)
+    }
+
     /// A client's read: counts hit/miss (keyspace_hits/misses) and touches the access clock.
     pub fn get(&mut self, slot: u16, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
         let hash = self.hash(key);

@@ -9,9 +9,14 @@
 //! body being [`Value::encode`]'s (tag 0: a string's raw bytes). Per-slot key counts live
 //! under [`META`]-prefixed keys, written in the same batch as the keys they count.
 
+pub mod cold;
+pub mod demoter;
 pub mod flusher;
+pub mod prefetch;
 #[cfg(feature = "tiered")]
 pub mod rocks;
+#[cfg(feature = "tiered")]
+pub mod s3;
 
 use crate::db::{Entry, Kind};
 use crate::types::Value;
@@ -22,9 +27,13 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// First byte of metadata keys: above every slot's high byte (slots < 16384).
 pub const META: u8 = 0xFF;
 const META_COUNT: u8 = b'n';
+/// `META 's' id (u64 BE)` → a cold segment's [`cold::SegmentInfo`].
+const META_SEGMENT: u8 = b's';
+/// `META 'q'` → the next segment id (u64 LE).
+const META_NEXT_SEGMENT: u8 = b'q';
 const FORMAT: u8 = 1;
 const TAG_STRING: u8 = 0;
-const HEADER: usize = 1 + 8 + 4;
+pub(crate) const HEADER: usize = 1 + 8 + 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TierError {
@@ -32,6 +41,8 @@ pub enum TierError {
     Engine(String),
     #[error("warm tier: corrupt value for a key")]
     Corrupt,
+    #[error("cold tier: {0}")]
+    Cold(String),
 }
 
 /// One change in a batch.
@@ -60,6 +71,10 @@ pub trait WarmStore: Send + Sync + 'static {
     /// Engine name and approximate on-disk bytes, for INFO.
     fn name(&self) -> &'static str;
     fn size_bytes(&self) -> u64;
+    /// Bytes of live data (what `--warm-max-bytes` bounds); the size when unknown.
+    fn live_bytes(&self) -> u64 {
+        self.size_bytes()
+    }
 }
 
 /// A shared store is a store (tests reopen one keyspace's store in another).
@@ -86,6 +101,9 @@ impl<T: WarmStore> WarmStore for std::sync::Arc<T> {
     }
     fn size_bytes(&self) -> u64 {
         (**self).size_bytes()
+    }
+    fn live_bytes(&self) -> u64 {
+        (**self).live_bytes()
     }
 }
 
@@ -130,6 +148,10 @@ pub struct Warm {
     pub store: Box<dyn WarmStore>,
     pub stats: TierStats,
     pub fsync: AppendFsync,
+    /// The cold tier below, when configured (`--s3-bucket`).
+    pub cold: Option<std::sync::Arc<cold::Cold>>,
+    /// Live warm bytes past which values move to the cold tier (0: never).
+    pub max_bytes: u64,
 }
 
 impl Warm {
@@ -138,7 +160,37 @@ impl Warm {
             store,
             stats: TierStats::default(),
             fsync,
+            cold: None,
+            max_bytes: 0,
         }
+    }
+
+    /// Puts `cold` below this store, restoring its segment table from the store.
+    pub fn with_cold(
+        mut self,
+        cold: std::sync::Arc<cold::Cold>,
+        max_bytes: u64,
+    ) -> Result<Warm, TierError> {
+        let mut known = Vec::new();
+        self.store.scan(
+            &[META, META_SEGMENT],
+            &[META, META_SEGMENT + 1],
+            &mut |k, v| {
+                if let (Some(id), Some(info)) = (segment_id(k), cold::SegmentInfo::decode(v)) {
+                    known.push((id, info));
+                }
+                true
+            },
+        )?;
+        cold.load_segments(known);
+        if let Some(v) = self.store.get(&[META, META_NEXT_SEGMENT])? {
+            if let Ok(b) = <[u8; 8]>::try_from(&v[..]) {
+                cold.reserve_ids(u64::from_le_bytes(b));
+            }
+        }
+        self.cold = Some(cold);
+        self.max_bytes = max_bytes;
+        Ok(self)
     }
 
     pub fn bump(&self, c: &AtomicU64, n: u64) {
@@ -161,8 +213,50 @@ fn open_tiered(config: &crate::config::Config) -> std::io::Result<crate::db::Key
     std::fs::create_dir_all(&dir)?;
     let store = rocks::RocksTier::open(&dir)
         .map_err(|e| std::io::Error::other(format!("opening {}: {e}", dir.display())))?;
-    let warm = std::sync::Arc::new(Warm::new(Box::new(store), config.appendfsync));
-    crate::db::Keyspace::tiered(warm).map_err(std::io::Error::other)
+    let mut warm = Warm::new(Box::new(store), config.appendfsync);
+    if let Some(bucket) = &config.s3_bucket {
+        let cold = open_cold(config, bucket.clone()).map_err(std::io::Error::other)?;
+        warm = warm
+            .with_cold(cold, config.warm_max_bytes)
+            .map_err(std::io::Error::other)?;
+    }
+    crate::db::Keyspace::tiered(std::sync::Arc::new(warm)).map_err(std::io::Error::other)
+}
+
+/// The S3 cold tier `--s3-*` describe. The bucket must exist; nothing is checked here so a
+/// node starts while S3 is away (cold reads then fail with a clear error until it returns).
+#[cfg(feature = "tiered")]
+fn open_cold(
+    config: &crate::config::Config,
+    bucket: String,
+) -> Result<std::sync::Arc<cold::Cold>, TierError> {
+    let settings = s3::S3Settings {
+        bucket,
+        endpoint: config.s3_endpoint.clone(),
+        region: config.s3_region.clone(),
+        path_style: config.s3_path_style,
+    };
+    let placeholder: std::sync::Arc<dyn cold::ColdStore> =
+        std::sync::Arc::new(cold::MemoryCold::default());
+    let cold = cold::Cold::new(
+        placeholder,
+        cold::ColdConfig {
+            prefix: config.s3_prefix.clone(),
+            timeout: config.s3_timeout,
+            segment_bytes: config.s3_segment_bytes.clamp(4096, 1 << 30) as usize,
+            gc_ratio: config.s3_gc_ratio.clamp(0.0, 1.0),
+        },
+    )?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    cold.handle().spawn(async move {
+        let _ = tx.send(s3::S3Tier::connect(settings).await);
+    });
+    let s3 = rx
+        .recv()
+        .map_err(|_| TierError::Cold("building the S3 client failed".into()))?;
+    Ok(std::sync::Arc::new(
+        cold.with_store(std::sync::Arc::new(s3)),
+    ))
 }
 
 #[cfg(not(feature = "tiered"))]
@@ -249,9 +343,32 @@ pub fn expire_of(data: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(data[1..9].try_into().ok()?))
 }
 
+/// Where a segment's info is kept.
+pub fn segment_key(id: u64) -> Vec<u8> {
+    let mut k = vec![META, META_SEGMENT];
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+fn segment_id(key: &[u8]) -> Option<u64> {
+    match key {
+        [META, META_SEGMENT, id @ ..] => Some(u64::from_be_bytes(id.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// Where the next segment id is kept.
+pub fn next_segment_key() -> Vec<u8> {
+    vec![META, META_NEXT_SEGMENT]
+}
+
 /// The type of a stored value, read without decoding it.
 pub fn kind_of(data: &[u8]) -> Option<Kind> {
-    Some(match *data.get(HEADER)? {
+    let tag = match *data.get(HEADER)? {
+        cold::TAG_COLD if cold::is_pointer(data) => cold::pointer_tag(data),
+        t => t,
+    };
+    Some(match tag {
         TAG_STRING => Kind::String,
         1 => Kind::Hash,
         2 => Kind::List,
@@ -259,6 +376,13 @@ pub fn kind_of(data: &[u8]) -> Option<Kind> {
         4 => Kind::ZSet,
         _ => return None,
     })
+}
+
+/// The access metadata (LRU clock or LFU counter) a stored value was written with.
+pub fn lru_of(data: &[u8]) -> u32 {
+    data.get(9..13)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes)
 }
 
 /// Whether a stored value is expired at `now` (unreadable values count as gone).

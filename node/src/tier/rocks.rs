@@ -2,6 +2,7 @@
 //! and a compaction filter that drops expired keys. Writes are logged unsynced; the flusher
 //! decides when to fsync ([`WarmStore::sync`]).
 
+use super::cold::is_pointer;
 use super::{is_expired, is_meta, Op, TierError, WarmStore};
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{
@@ -21,9 +22,10 @@ fn engine(e: rocksdb::Error) -> TierError {
     TierError::Engine(e.into_string())
 }
 
-/// Expired keys go at compaction; metadata stays.
+/// Expired keys go at compaction; metadata stays, and so do cold pointers (the sweep deletes
+/// those, telling the cold tier its bytes became garbage).
 fn expiry_filter(_level: u32, key: &[u8], value: &[u8]) -> Decision {
-    if !is_meta(key) && is_expired(value, crate::db::now_ms()) {
+    if !is_meta(key) && !is_pointer(value) && is_expired(value, crate::db::now_ms()) {
         Decision::Remove
     } else {
         Decision::Keep
@@ -99,6 +101,11 @@ impl WarmStore for RocksTier {
     fn size_bytes(&self) -> u64 {
         let prop = |name: &str| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
         prop("rocksdb.total-sst-files-size") + prop("rocksdb.cur-size-all-mem-tables")
+    }
+
+    fn live_bytes(&self) -> u64 {
+        let prop = |name: &str| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
+        prop("rocksdb.estimate-live-data-size") + prop("rocksdb.cur-size-all-mem-tables")
     }
 }
 

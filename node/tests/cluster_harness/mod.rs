@@ -162,6 +162,11 @@ pub struct Node {
 
 impl Node {
     pub async fn start(control: SocketAddr, dir: &Path) -> Node {
+        Node::start_with_env(control, dir, &[]).await
+    }
+
+    /// With extra `AUTOCACHE_*` settings (e.g. `--storage tiered` as AUTOCACHE_STORAGE).
+    pub async fn start_with_env(control: SocketAddr, dir: &Path, env: &[(&str, &str)]) -> Node {
         let port = free_port();
         let gport = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -179,6 +184,7 @@ impl Node {
             .arg("--heartbeat-interval")
             .arg("200ms")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn autocache-node");
@@ -261,10 +267,16 @@ pub struct Cluster {
     pub tmp: tempfile::TempDir,
     pub control: Control,
     pub nodes: Vec<Node>,
+    /// Settings every node starts with.
+    pub node_env: Vec<(&'static str, &'static str)>,
 }
 
 impl Cluster {
     pub async fn start(n: usize) -> Cluster {
+        Cluster::start_with_env(n, &[]).await
+    }
+
+    pub async fn start_with_env(n: usize, node_env: &[(&'static str, &'static str)]) -> Cluster {
         let tmp = tempfile::tempdir().unwrap();
         let control =
             Control::start_at(&tmp.path().join("control"), "127.0.0.1:0".parse().unwrap()).await;
@@ -272,6 +284,7 @@ impl Cluster {
             tmp,
             control,
             nodes: Vec::new(),
+            node_env: node_env.to_vec(),
         };
         for _ in 0..n {
             c.add_node().await;
@@ -282,7 +295,8 @@ impl Cluster {
     pub async fn add_node(&mut self) -> usize {
         let i = self.nodes.len();
         let dir = self.tmp.path().join(format!("node{i}"));
-        self.nodes.push(Node::start(self.control.addr, &dir).await);
+        let node = Node::start_with_env(self.control.addr, &dir, &self.node_env).await;
+        self.nodes.push(node);
         self.control.wait_nodes(self.nodes.len()).await;
         i
     }

@@ -9,9 +9,10 @@
 
 use super::{Shard, SLOTS_PER_SHARD};
 use crate::db::Kind;
+use crate::tier::cold::{self, Pointer};
 use crate::tier::{self, Op, TierError, Warm};
 use autocache_proto::slot::key_slot;
-use hashbrown::HashSet;
+use hashbrown::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -22,6 +23,9 @@ pub(crate) struct WarmState {
     /// Per local table: keys only the warm store holds.
     pub(super) cold: Box<[u64]>,
     pub(super) cold_total: u64,
+    /// Keys in memory whose warm copy is a pointer into a cold segment (segment, length):
+    /// when such a key changes, its bytes in that segment become garbage.
+    promoted: HashMap<Box<[u8]>, (u64, u32)>,
 }
 
 impl WarmState {
@@ -31,6 +35,7 @@ impl WarmState {
             dirty: HashSet::new(),
             cold: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
             cold_total: 0,
+            promoted: HashMap::new(),
         }
     }
 
@@ -106,8 +111,19 @@ impl Shard {
                 return false;
             }
         };
+        let (data, pointer) = match cold::decode_pointer(&data) {
+            None => (data, None),
+            Some(_) if tier::is_expired(&data, now) => (data, None),
+            Some(p) => match self.fetch_cold_blocking(&warm, p) {
+                Some(bytes) => (bytes, Some(p)),
+                None => return false,
+            },
+        };
         if let Some(w) = &mut self.warm {
             w.sub_cold(i);
+            if let Some(p) = pointer {
+                w.promoted.insert(key.into(), (p.segment, p.len));
+            }
         }
         match tier::decode_entry(key, &data) {
             Some(e) if !e.is_expired(now) => {
@@ -116,11 +132,16 @@ impl Shard {
                 true
             }
             decoded => {
-                if decoded.is_none() {
+                if decoded.is_none() && !tier::is_expired(&data, now) {
                     warm.bump(&warm.stats.read_errors, 1);
                     tracing::error!("{}", TierError::Corrupt);
                 } else {
                     self.stats.expired += 1;
+                }
+                if let Some(p) = cold::decode_pointer(&data) {
+                    if let Some(c) = &warm.cold {
+                        c.release(p.segment, p.len);
+                    }
                 }
                 // Gone: the flush deletes the warm copy, WATCH sees a change as for memory.
                 self.touched(key);
@@ -147,6 +168,11 @@ impl Shard {
             tables |= 1 << i;
             let hash = self.hasher.hash_one(&**key);
             let k = tier::encode_key(slot, key);
+            if let Some((seg, len)) = w.promoted.remove(key) {
+                if let Some(c) = &w.warm.cold {
+                    c.release(seg, len);
+                }
+            }
             match self.slots[i].table.find(hash, |e| e.key() == &**key) {
                 Some(e) => ops.push(Op::Put(k, tier::encode_entry(e))),
                 None => ops.push(Op::Delete(k)),
@@ -188,6 +214,7 @@ impl Shard {
         }
         let old = self.remove_hashed(i, hash, key)?;
         let w = self.warm.as_mut()?;
+        w.promoted.remove(key);
         w.add_cold(i, 1);
         w.warm.bump(&w.warm.stats.demotions, 1);
         Some(old.mem_usage())
@@ -195,6 +222,11 @@ impl Shard {
 
     /// Keys of `slot` held only by the warm tier and live at `now`, with their types.
     pub fn warm_keys(&self, slot: u16, now: u64) -> Vec<(Box<[u8]>, Kind)> {
+        self.warm_keys_up_to(slot, now, usize::MAX)
+    }
+
+    /// The first `limit` of [`Shard::warm_keys`], in key order.
+    pub fn warm_keys_up_to(&self, slot: u16, now: u64, limit: usize) -> Vec<(Box<[u8]>, Kind)> {
         let i = self.local(slot);
         let mut out = Vec::new();
         let Some(w) = &self.warm else {
@@ -216,7 +248,7 @@ impl Shard {
                     out.push((key.into(), kind));
                 }
             }
-            true
+            out.len() < limit
         });
         if let Err(e) = res {
             tracing::error!("scanning the warm tier: {e}");
@@ -255,6 +287,9 @@ impl Shard {
                 return true;
             }
             if tier::is_expired(v, now) {
+                if let (Some(p), Some(c)) = (cold::decode_pointer(v), &w.warm.cold) {
+                    c.release(p.segment, p.len);
+                }
                 dead.push(Box::<[u8]>::from(key));
             } else {
                 live += 1;
@@ -275,6 +310,26 @@ impl Shard {
         }
     }
 
+    /// A warm-only key's type and expiry read from its stored header (`None`: absent,
+    /// expired, or deleted in memory and not yet flushed).
+    pub(super) fn warm_meta(&self, i: usize, key: &[u8], now: u64) -> Option<(Kind, u64)> {
+        let w = self.warm.as_ref()?;
+        if w.cold[i] == 0 || w.dirty.contains(key) {
+            return None;
+        }
+        match w.warm.store.get(&tier::encode_key(self.slot_at(i), key)) {
+            Ok(Some(d)) if !tier::is_expired(&d, now) => {
+                Some((tier::kind_of(&d)?, tier::expire_of(&d)?))
+            }
+            Ok(_) => None,
+            Err(e) => {
+                w.warm.bump(&w.warm.stats.read_errors, 1);
+                tracing::error!("reading a key's metadata from the warm tier: {e}");
+                None
+            }
+        }
+    }
+
     /// Which tier holds a live key, without loading it: "memory", "warm", or `None`.
     pub fn tier_of(&self, slot: u16, key: &[u8], now: u64) -> Option<&'static str> {
         let i = self.local(slot);
@@ -287,9 +342,161 @@ impl Shard {
             return None;
         }
         match w.warm.store.get(&tier::encode_key(slot, key)) {
+            Ok(Some(d)) if !tier::is_expired(&d, now) && cold::is_pointer(&d) => Some("cold"),
             Ok(Some(d)) if !tier::is_expired(&d, now) => Some("warm"),
             _ => None,
         }
+    }
+
+    /// A key's value fetched from the cold tier while the shard lock is held: only when a
+    /// client's prefetch missed it (it was evicted in between) or on paths without one.
+    /// Bounded by the cold tier's timeout; `None` (logged, counted) when the fetch fails.
+    fn fetch_cold_blocking(&self, warm: &Warm, p: Pointer) -> Option<Vec<u8>> {
+        let c = warm.cold.as_ref()?;
+        match c.fetch_blocking(p) {
+            Ok(bytes) => {
+                c.stats
+                    .promotions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(bytes)
+            }
+            Err(e) => {
+                warm.bump(&warm.stats.read_errors, 1);
+                tracing::error!("reading a cold value: {e}");
+                None
+            }
+        }
+    }
+
+    /// The pointer to fetch before a command may touch `key`: memory lacks it and the warm
+    /// tier holds it as a live pointer into a cold segment.
+    pub fn cold_pointer(&self, slot: u16, key: &[u8], now: u64) -> Option<Pointer> {
+        let i = self.local(slot);
+        let w = self.warm.as_ref()?;
+        w.warm.cold.as_ref()?;
+        if w.cold[i] == 0 || w.dirty.contains(key) {
+            return None;
+        }
+        let hash = self.hash(key);
+        if self.slots[i].table.find(hash, |e| e.key() == key).is_some() {
+            return None;
+        }
+        match w.warm.store.get(&tier::encode_key(slot, key)) {
+            Ok(Some(d)) if !tier::is_expired(&d, now) => cold::decode_pointer(&d),
+            _ => None,
+        }
+    }
+
+    /// Brings a fetched cold value into memory (clean: its warm copy stays the pointer),
+    /// unless the key changed meanwhile. Returns whether it was installed.
+    pub fn install_cold(&mut self, slot: u16, key: &[u8], p: Pointer, bytes: &[u8]) -> bool {
+        let now = crate::db::now_ms();
+        if self.cold_pointer(slot, key, now) != Some(p) {
+            return false;
+        }
+        let Some(e) = tier::decode_entry(key, bytes) else {
+            return false;
+        };
+        let i = self.local(slot);
+        let hash = self.hash(key);
+        self.put_hashed(i, hash, e);
+        if let Some(w) = &mut self.warm {
+            w.sub_cold(i);
+            w.promoted.insert(key.into(), (p.segment, p.len));
+            w.warm.bump(&w.warm.stats.loads, 1);
+            if let Some(c) = &w.warm.cold {
+                c.stats
+                    .promotions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        true
+    }
+
+    /// Values of `slot` that could move to the cold tier: held by the warm tier only, live,
+    /// not already cold, big enough to be worth a pointer. `(store key, value, access)`.
+    pub fn cold_candidates(&self, slot: u16, now: u64, out: &mut Vec<(Vec<u8>, Vec<u8>, u32)>) {
+        let i = self.local(slot);
+        let Some(w) = &self.warm else {
+            return;
+        };
+        if w.cold[i] == 0 {
+            return;
+        }
+        let (from, to) = tier::slot_range(slot);
+        let table = &self.slots[i].table;
+        let res = w.warm.store.scan(&from, &to, &mut |k, v| {
+            let key = &k[2..];
+            if v.len() < cold::MIN_COLD_VALUE
+                || cold::is_pointer(v)
+                || tier::is_expired(v, now)
+                || w.dirty.contains(key)
+                || table
+                    .find(self.hasher.hash_one(key), |e| e.key() == key)
+                    .is_some()
+            {
+                return true;
+            }
+            out.push((k.to_vec(), v.to_vec(), tier::lru_of(v)));
+            true
+        });
+        if let Err(e) = res {
+            tracing::error!("scanning the warm tier for cold candidates: {e}");
+        }
+    }
+
+    /// Replaces warm values by pointers to where a segment now holds them, for those still
+    /// unchanged (same bytes, not in memory, not dirty). `records`: (store key, the value
+    /// or the pointer it must still equal, new pointer). Returns the (count, bytes) replaced.
+    pub fn install_pointers(
+        &mut self,
+        records: &[(Vec<u8>, Vec<u8>, Pointer)],
+    ) -> Result<(u64, u64), TierError> {
+        let Some(w) = &self.warm else {
+            return Ok((0, 0));
+        };
+        let mut ops = Vec::with_capacity(records.len());
+        let (mut n, mut bytes) = (0, 0);
+        let mut repointed = Vec::new();
+        for (k, expect, p) in records {
+            let key = &k[2..];
+            if w.dirty.contains(key) {
+                continue;
+            }
+            let in_memory = self.slots[self.local(key_slot(key))]
+                .table
+                .find(self.hasher.hash_one(key), |e| e.key() == key)
+                .is_some();
+            let current = w.warm.store.get(k)?;
+            if current.as_deref() != Some(&expect[..]) {
+                continue;
+            }
+            let value = if cold::is_pointer(expect) {
+                // A garbage-collection move: the key may be in memory, clean.
+                if in_memory {
+                    repointed.push((Box::<[u8]>::from(key), p.segment, p.len));
+                }
+                expect.clone()
+            } else if in_memory {
+                continue;
+            } else {
+                expect.clone()
+            };
+            ops.push(Op::Put(k.clone(), cold::encode_pointer(&value, *p)));
+            n += 1;
+            bytes += p.len as u64;
+        }
+        if !ops.is_empty() {
+            w.warm.store.write(&ops)?;
+        }
+        if let Some(w) = &mut self.warm {
+            for (key, seg, len) in repointed {
+                if let Some(e) = w.promoted.get_mut(&key) {
+                    *e = (seg, len);
+                }
+            }
+        }
+        Ok((n, bytes))
     }
 
     /// FLUSHALL's tier part: the warm store forgets this shard's slots.
@@ -310,6 +517,10 @@ impl Shard {
             tracing::error!("clearing the warm tier: {e}");
         }
         w.dirty.clear();
+        w.promoted.clear();
+        if let Some(c) = &w.warm.cold {
+            c.release_all();
+        }
         w.cold.iter_mut().for_each(|c| *c = 0);
         w.cold_total = 0;
     }
