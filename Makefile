@@ -29,7 +29,7 @@ test-deps: deps
 	@-systemctl stop redis-server >/dev/null 2>&1 || true
 	@# Offline Kubernetes schema validation of deploy/ (control/tests/operator_manifests.rs).
 	@kubernetes-validate --version >/dev/null 2>&1 || pip install --quiet kubernetes-validate
-	@# A local S3-compatible server for the cold-tier tests (node/tests/cold.rs).
+	@# A local S3-compatible server for the cold-tier tests (node/tests/it/cold.rs).
 	@command -v moto_server >/dev/null 2>&1 || pip install --quiet 'moto[server]'
 
 build: deps

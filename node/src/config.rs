@@ -248,6 +248,9 @@ mod tests {
         assert_eq!(parse_memory("5MB"), Ok(5 * 1024 * 1024));
         assert_eq!(parse_memory("2gb"), Ok(2 * 1024 * 1024 * 1024));
         assert!(parse_memory("x").is_err());
-        assert!(parse_memory("1tb").is_err());
+        assert_eq!(parse_memory("1tb"), Ok(1 << 40));
+        assert_eq!(parse_memory("8Gi"), Ok(8 << 30));
+        assert_eq!(parse_memory("512Mi"), Ok(512 << 20));
+        assert!(parse_memory("1pb").is_err());
     }
 }

@@ -97,12 +97,18 @@ pub fn verify(p: &Pointer, bytes: &[u8]) -> Result<(), TierError> {
     Ok(())
 }
 
+/// A value bound for (or in) a segment: its store key, its stored bytes, where it lands.
+pub type Record = (Vec<u8>, Vec<u8>, Pointer);
+
+/// One record of a parsed segment object: store key, value offset, value.
+pub type Parsed<'a> = (&'a [u8], u64, &'a [u8]);
+
 /// A segment being assembled.
 pub struct SegmentBuilder {
     pub id: u64,
     body: Vec<u8>,
     /// Store key, value and where the value landed.
-    pub records: Vec<(Vec<u8>, Vec<u8>, Pointer)>,
+    pub records: Vec<Record>,
 }
 
 impl SegmentBuilder {
@@ -144,7 +150,7 @@ impl SegmentBuilder {
 }
 
 /// The records of a segment object: `(store key, value offset, value)`.
-pub fn parse_segment(body: &[u8]) -> Result<Vec<(&[u8], u64, &[u8])>, TierError> {
+pub fn parse_segment(body: &[u8]) -> Result<Vec<Parsed<'_>>, TierError> {
     let bad = || TierError::Cold("malformed segment object".into());
     let mut rest = body.strip_prefix(&MAGIC[..]).ok_or_else(bad)?;
     let mut out = Vec::new();

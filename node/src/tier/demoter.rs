@@ -186,8 +186,7 @@ fn publish(
     // Known before any pointer names it: a crash in between leaves garbage GC will find.
     cold.add_segment(seg.id, full);
     persist(warm, cold)?;
-    let mut by_shard: Vec<Vec<(Vec<u8>, Vec<u8>, cold::Pointer)>> =
-        vec![Vec::new(); crate::db::SHARDS];
+    let mut by_shard: Vec<Vec<cold::Record>> = vec![Vec::new(); crate::db::SHARDS];
     for ((k, _, p), e) in seg.records.iter().zip(expect) {
         let slot = u16::from_be_bytes([k[0], k[1]]);
         by_shard[shard_of(slot)].push((k.clone(), e, *p));

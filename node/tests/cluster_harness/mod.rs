@@ -228,11 +228,7 @@ impl Node {
     }
 
     pub async fn cmd_string(&self, args: &[&str]) -> String {
-        let mut c = redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut c = crate::common::connect(&self.url()).await;
         let mut cmd = redis::cmd(args[0]);
         for a in &args[1..] {
             cmd.arg(*a);
@@ -241,11 +237,7 @@ impl Node {
     }
 
     pub async fn dbsize(&self) -> u64 {
-        let mut c = redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
+        let mut c = crate::common::connect(&self.url()).await;
         redis::cmd("DBSIZE").query_async(&mut c).await.unwrap()
     }
 

@@ -45,11 +45,7 @@ impl TestServer {
 
     /// A `redis` crate connection (RESP2).
     pub async fn client(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect")
+        connect(&self.url()).await
     }
 
     /// A raw connection for byte-exact checks.
@@ -74,6 +70,19 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// A `redis` crate connection with timeouts fit for debug builds on a busy 2-core box (the
+/// crate's defaults, 500 ms per reply, fail a 20k-command pipeline there).
+pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(10)))
+        .set_response_timeout(Some(Duration::from_secs(30)));
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .expect("connect")
 }
 
 /// A plain TCP client speaking raw RESP.

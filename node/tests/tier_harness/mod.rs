@@ -77,11 +77,7 @@ impl Node {
     }
 
     pub async fn client(&self) -> MultiplexedConnection {
-        redis::Client::open(format!("redis://{}/", self.addr))
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect")
+        connect(&format!("redis://{}/", self.addr)).await
     }
 
     pub async fn raw(&self) -> Raw {

@@ -448,10 +448,7 @@ impl Shard {
     /// Replaces warm values by pointers to where a segment now holds them, for those still
     /// unchanged (same bytes, not in memory, not dirty). `records`: (store key, the value
     /// or the pointer it must still equal, new pointer). Returns the (count, bytes) replaced.
-    pub fn install_pointers(
-        &mut self,
-        records: &[(Vec<u8>, Vec<u8>, Pointer)],
-    ) -> Result<(u64, u64), TierError> {
+    pub fn install_pointers(&mut self, records: &[cold::Record]) -> Result<(u64, u64), TierError> {
         let Some(w) = &self.warm else {
             return Ok((0, 0));
         };

@@ -1,8 +1,7 @@
 //! Pub/sub with real connections: channels, patterns, shard channels, RESP2 subscriber-mode
 //! restrictions, RESP3 pushes, and the output limit for subscribers that do not read.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,7 @@
 //! closed connection (or, past the query buffer limit, just the close), never a crash or an
 //! allocation sized by what the client claimed. After each, the server still answers.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -2,8 +2,7 @@
 //! in flight and for multi-key commands split across the two nodes, ASKING on the importing
 //! node (one command only), and the slot ending up whole on the target.
 
-#[path = "cluster_harness/mod.rs"]
-mod harness;
+use crate::cluster_harness as harness;
 
 use autocache_proto::pb::control as cpb;
 use autocache_proto::slot::key_slot;

@@ -2,8 +2,7 @@
 //! RESP2 and RESP3 shapes), option combinations, ranges by rank, score and lex, set algebra,
 //! pops (blocking ones included), encodings, and the large encoding end to end.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// RESP3 [member, score] pairs.
 fn pairs3(items: &[(&str, &str)]) -> Vec<u8> {

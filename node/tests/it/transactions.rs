@@ -1,7 +1,6 @@
 //! MULTI / EXEC / DISCARD / WATCH / UNWATCH with real connections and exact replies.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,7 @@
 //! Server commands against the real server: DBSIZE, FLUSHDB/FLUSHALL, TIME, INFO and CONFIG,
 //! with Redis 7.0's exact replies and error texts.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

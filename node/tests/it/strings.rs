@@ -1,7 +1,6 @@
 //! String commands against the real server: exact replies and error texts (Redis 7.0).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 async fn ttl_ms(c: &mut Raw, key: &str) -> i64 {

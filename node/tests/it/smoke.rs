@@ -1,7 +1,6 @@
 //! The server starts, answers, pipelines, and stops.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_set_get_over_raw_resp() {

@@ -3,11 +3,8 @@
 //! (commands, errors, latency, clients, keys, hits/misses, expiry, eviction, the warm tier,
 //! and in cluster mode the slot map, owned slots and migrated keys).
 
-mod cluster_harness;
-mod common;
-
-use cluster_harness::{wait_for, Control};
-use common::{TestServer, OK};
+use crate::cluster_harness::{wait_for, Control};
+use crate::common::{TestServer, OK};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

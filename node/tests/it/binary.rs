@@ -1,8 +1,7 @@
 //! The real `autocache-node` binary: flags and env vars, serving `redis-cli`, and a clean
 //! exit on SIGTERM.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;

@@ -2,8 +2,7 @@
 //! process's allocator figure, so servers measured here must not share the process with
 //! other tests running at the same time.
 
-mod common;
-use common::*;
+use crate::common::*;
 use redis::AsyncCommands;
 
 const LIMIT_ABOVE_BASELINE: u64 = 3 * 1024 * 1024;

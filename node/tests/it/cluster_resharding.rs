@@ -3,8 +3,7 @@
 //! coming back) in the middle of migrations. Every acknowledged write must end up present
 //! exactly once.
 
-#[path = "cluster_harness/mod.rs"]
-mod harness;
+use crate::cluster_harness as harness;
 
 use harness::{Cluster, Control};
 use redis::AsyncCommands;

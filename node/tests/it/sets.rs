@@ -2,8 +2,7 @@
 //! differ), errors, WRONGTYPE, empty-set deletion, TTL kept across changes, the set algebra
 //! and its STORE forms, OBJECT ENCODING transitions and SSCAN full iterations.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 
 /// The RESP3 set of bulk strings `items`.

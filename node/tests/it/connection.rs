@@ -2,8 +2,7 @@
 //! and CLIENT, with Redis 7.0's exact replies; AUTH with requirepass; maxclients; the idle
 //! timeout.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

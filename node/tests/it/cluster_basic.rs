@@ -2,8 +2,7 @@
 //! MOVED/CROSSSLOT/CLUSTERDOWN texts, CLUSTER subcommands, the redis crate's cluster client
 //! and `redis-cli --cluster check`.
 
-#[path = "cluster_harness/mod.rs"]
-mod harness;
+use crate::cluster_harness as harness;
 
 use autocache_proto::slot::key_slot;
 use harness::{Cluster, Node};

@@ -1,7 +1,6 @@
 //! Active expiry reclaims keys nobody touches: DBSIZE and memory drop without access.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::time::Duration;
 
 async fn info_u64(c: &mut redis::aio::MultiplexedConnection, field: &str) -> u64 {

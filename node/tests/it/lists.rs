@@ -1,8 +1,7 @@
 //! List commands against the real server: exact replies (RESP2, and RESP3 where the shapes
 //! differ), errors, empty-list deletion, encodings, and the blocking pops.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// `[key, element]` as BLPOP answers.
 fn pair(key: &str, element: &str) -> Vec<u8> {

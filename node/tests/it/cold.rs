@@ -3,14 +3,12 @@
 //! tier alone holds to S3, so after memory is squeezed the whole dataset is cold.
 #![cfg(feature = "tiered")]
 
-mod common;
-mod tier_harness;
-use common::*;
+use crate::common::*;
+use crate::tier_harness::*;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tier_harness::*;
 
 const BUCKET: &str = "autocache-cold";
 
@@ -66,6 +64,9 @@ async fn cold_values_read_back_exactly_with_ttls_and_survive_restart() {
     for k in ["key:0", "key:2", "key:3"] {
         let _: () = c.expire(k, 5000).await.unwrap();
     }
+    let expire_set = Instant::now();
+    // What TTL may report now (the clock runs while the test does; debug builds are slow).
+    let ttl_ok = |ttl: i64| ttl <= 5000 && ttl >= 4999 - expire_set.elapsed().as_secs() as i64;
     let _: () = c.set("small", "x").await.unwrap();
     make_cold(&mut c, data.len() as u64).await;
     assert!(s3.object_count(BUCKET).await > 0);
@@ -74,13 +75,13 @@ async fn cold_values_read_back_exactly_with_ttls_and_survive_restart() {
     assert_eq!(tier(&mut c, "small").await.as_deref(), Some("warm"));
     assert_eq!(dbsize(&mut c).await, data.len() as u64 + 1);
     let ttl: i64 = c.ttl("key:2").await.unwrap();
-    assert!((4990..=5000).contains(&ttl), "TTL {ttl}");
+    assert!(ttl_ok(ttl), "TTL {ttl}");
     check_all(&mut c, &data).await;
     assert_eq!(c.get::<_, String>("small").await.unwrap(), "x");
     assert!(info_u64(&mut c, "tiers", "cold_promotions").await >= data.len() as u64);
     assert_eq!(tier(&mut c, "key:1").await.as_deref(), Some("memory"));
     let ttl: i64 = c.ttl("key:3").await.unwrap();
-    assert!((4990..=5000).contains(&ttl), "TTL {ttl}");
+    assert!(ttl_ok(ttl), "TTL {ttl}");
     node.terminate().await;
 
     // A restart finds the pointers and the segment table: still every value, byte-exact.
@@ -90,7 +91,7 @@ async fn cold_values_read_back_exactly_with_ttls_and_survive_restart() {
     assert_eq!(dbsize(&mut c).await, data.len() as u64 + 1);
     check_all(&mut c, &data).await;
     let ttl: i64 = c.ttl("key:0").await.unwrap();
-    assert!((4980..=5000).contains(&ttl), "TTL {ttl}");
+    assert!(ttl_ok(ttl), "TTL {ttl}");
     node.terminate().await;
 }
 

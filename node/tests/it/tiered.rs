@@ -4,14 +4,12 @@
 //! them exactly as if memory held them, and that SIGTERM and kill -9 keep what they promise.
 #![cfg(feature = "tiered")]
 
-mod common;
-mod tier_harness;
-use common::*;
+use crate::common::*;
+use crate::tier_harness::*;
 use redis::aio::MultiplexedConnection;
 use redis::AsyncCommands;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use tier_harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_times_memory_reads_back_exactly_and_survives_sigterm() {

@@ -2,8 +2,7 @@
 //! differ), errors, WRONGTYPE, empty-hash deletion, TTL kept across changes, OBJECT ENCODING
 //! transitions and HSCAN full iterations.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 
 /// Fills `key` with `n` fields `f0..` holding `v0..`.

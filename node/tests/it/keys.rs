@@ -1,9 +1,8 @@
 //! Generic key commands against the real server: exact replies and error texts (Redis 7.0),
 //! SCAN's guarantee under concurrent writes, DUMP/RESTORE round trips.
 
-mod common;
+use crate::common::*;
 use autocache_node::db::evict::Policy;
-use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
 
