@@ -682,12 +682,13 @@ def wait_demoted(port, timeout):
 
 
 def layout(port):
+    """Where the keys are, from INFO tiers."""
     t = info(port, "tiers")
-    parts = [f"{int(t.get('memory_keys', 0)):,} in memory",
-             f"{int(t.get('warm_only_keys', 0)):,} not"]
+    text = (f"after loading: {int(t.get('memory_keys', 0)):,} keys in memory, "
+            f"{int(t.get('warm_only_keys', 0)):,} only in RocksDB")
     if "cold_keys" in t:
-        parts.append(f"{int(t['cold_keys']):,} of those in S3")
-    return "after loading: " + ", ".join(parts)
+        text += f" ({int(t['cold_keys']):,} of them pointers to S3)"
+    return text
 
 
 def tiers_big():
@@ -763,11 +764,11 @@ def tiers_big():
                     continue
                 bad = "errors! " if r["errors"] or m["errors"] else ""
                 bad += f"{r['misses']:,.0f} misses! " if r["misses"] else ""
-                what = "10x maxmemory" if name == "tiered" else "half the values in S3"
+                what = (f"10x maxmemory {mb}mb" if name == "tiered" else
+                        f"maxmemory {mb}mb, --warm-max-bytes half the values, S3 on moto")
                 out.append(Row(sec, f"zipf 0.99 GET, {keys:,} x {size} B random values "
-                               f"({what}, maxmemory {mb}mb), -P {p} (pinned)", "ops/s",
-                               m["ops"], r["ops"], cmd,
-                               note=f"{bad}goal 0.5x; {notes[name]}" if p == 1 else bad.strip()))
+                               f"({what}), -P {p} (pinned)", "ops/s", m["ops"], r["ops"], cmd,
+                               note=f"{bad}goal 0.5x" + (f"; {notes[name]}" if p == 1 else "")))
                 out.append(Row(sec, "  p99 latency", "ms", m["p99"], r["p99"], cmd, True))
                 shares = [("memory", "memory"), ("warm", "RocksDB (warm_loads)")]
                 if name == "cold":
@@ -843,7 +844,8 @@ def section_migration():
                         "between 2 nodes, no client load", "keys/s", MIGRATION_GOAL,
                         med["keys"], ctl_cmd,
                         note=f"{med['secs']:.2f} s, {1000 * med['secs'] / 8192:.2f} ms per "
-                        f"slot; median of {len(runs)}, alternating A->B, B->A"))
+                        "slot; " + (f"median of {len(runs)}, alternating A->B, B->A"
+                                    if len(runs) > 1 else "one run")))
         rows.append(Row("migration", "  payload moved (16 B keys + values)", "MB/s", None,
                         med["mb"], ctl_cmd, note="no goal set"))
         for row in rows:
@@ -874,7 +876,8 @@ def section_migration():
             total = {"idle": idle["total"], "during": during["total"]}
             errors = sum(t["errors"] + t["failed"] for t in total.values())
             last = during.get("last_error") or idle.get("last_error")
-            bad = f"{errors:,} errors! (last: {last}) " if errors else ""
+            bad = (f"{errors:,} error replies or unanswered requests! "
+                   + (f"(last connection error: {last}) " if last else "")) if errors else ""
             shown_cmd = shown(cmd).replace(c.addr(0), "A").replace(c.addr(1), "B")
             mig = (f"migration under this load {secs:.2f} s = {moved / secs:,.0f} keys/s; "
                    f"window {window}, redirects followed {during['redirects']:,}")
