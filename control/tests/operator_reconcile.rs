@@ -347,6 +347,13 @@ async fn create_applies_every_object_with_owner_refs_then_assigns_slots() {
     assert_eq!(config["data"]["AUTOCACHE_MAXMEMORY"], "256mb");
     assert_eq!(config["data"]["AUTOCACHE_S3_BUCKET"], "cold");
     assert_eq!(config["data"]["AUTOCACHE_S3_REGION"], "eu-west-1");
+    // Proxies read the same ConfigMap under their own names: reachable, and given control.
+    assert_eq!(config["data"]["AUTOCACHE_PROXY_ADDR"], "0.0.0.0:6379");
+    assert_eq!(config["data"]["AUTOCACHE_PROXY_CONTROL"], ENDPOINT);
+    assert_eq!(
+        config["data"]["AUTOCACHE_PROXY_METRICS_ADDR"],
+        "0.0.0.0:9100"
+    );
 
     let nodes = body_of(&events, &Method::PATCH, &apps("statefulsets", "c-node"));
     assert_eq!(nodes["spec"]["replicas"], 3);

@@ -154,6 +154,16 @@ pub fn config_map(cluster: &AutoCacheCluster) -> ConfigMap {
             "AUTOCACHE_METRICS_ADDR".into(),
             format!("0.0.0.0:{METRICS_PORT}"),
         ),
+        // The proxies read the same ConfigMap under their own names.
+        (
+            "AUTOCACHE_PROXY_ADDR".into(),
+            format!("0.0.0.0:{RESP_PORT}"),
+        ),
+        ("AUTOCACHE_PROXY_CONTROL".into(), control_endpoint(cluster)),
+        (
+            "AUTOCACHE_PROXY_METRICS_ADDR".into(),
+            format!("0.0.0.0:{METRICS_PORT}"),
+        ),
     ]);
     let optional = [
         ("AUTOCACHE_MAXMEMORY", nodes.maxmemory.as_ref()),

@@ -35,6 +35,80 @@ pub(super) fn families(server: &Server, ks: &KeyspaceSummary, f: &mut Families) 
         ks.dirty_keys as f64,
     );
     tier_stats(&w.stats, f);
+    if let Some(c) = &w.cold {
+        cold_stats(c, f);
+    }
+}
+
+/// The S3 cold tier: keys and bytes in segments, garbage, traffic, errors, latency.
+fn cold_stats(c: &crate::tier::cold::Cold, f: &mut Families) {
+    let n = |c: &AtomicU64| c.load(Relaxed);
+    let st = &c.stats;
+    let (segments, bytes, live, records) = c.totals();
+    f.gauge(
+        "autocache_node_cold_keys",
+        "Values held in cold segments (their pointers in the warm tier).",
+        records as f64,
+    );
+    f.gauge(
+        "autocache_node_cold_segments",
+        "Segment objects in the cold tier.",
+        segments as f64,
+    );
+    f.gauge(
+        "autocache_node_cold_segment_bytes",
+        "Bytes of the cold tier's segment objects.",
+        bytes as f64,
+    );
+    f.gauge(
+        "autocache_node_cold_live_bytes",
+        "Bytes of segments still pointed at (the rest is garbage awaiting collection).",
+        live as f64,
+    );
+    f.counter(
+        "autocache_node_cold_promotions_total",
+        "Cold values fetched and brought into memory.",
+        n(&st.promotions),
+    );
+    f.counter(
+        "autocache_node_cold_demotions_total",
+        "Warm values moved into cold segments.",
+        n(&st.demotions),
+    );
+    f.counter(
+        "autocache_node_s3_requests_total",
+        "Requests to the cold tier's object store.",
+        n(&st.requests),
+    );
+    f.counter(
+        "autocache_node_s3_errors_total",
+        "Failed or timed-out requests to the cold tier's object store.",
+        n(&st.errors),
+    );
+    f.gauge(
+        "autocache_node_s3_request_seconds_total",
+        "Time spent in object store requests, growing like a counter (divided by the \
+         requests: the mean latency).",
+        n(&st.request_usec) as f64 / 1e6,
+    );
+    f.counters(
+        "autocache_node_s3_bytes_total",
+        "Bytes moved to or from the object store.",
+        "direction",
+        [
+            ("read", n(&st.bytes_read)),
+            ("written", n(&st.bytes_written)),
+        ],
+    );
+    f.counters(
+        "autocache_node_cold_segment_operations_total",
+        "Segment objects written and deleted (garbage collection included).",
+        "op",
+        [
+            ("written", n(&st.segments_written)),
+            ("deleted", n(&st.segments_deleted)),
+        ],
+    );
 }
 
 /// The counters of [`TierStats`].

@@ -186,7 +186,13 @@ async fn s3_unreachable_fails_only_cold_reads_then_recovers() {
     let s3 = S3Server::start().await;
     s3.create_bucket(BUCKET).await;
     let dir = tempfile::tempdir().unwrap();
-    let node = cold_node(dir.path(), &s3, &["--s3-timeout", "1s"]).await;
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let node = cold_node(
+        dir.path(),
+        &s3,
+        &["--s3-timeout", "1s", "--metrics-addr", &metrics],
+    )
+    .await;
     let mut c = node.client().await;
     for i in 0..10 {
         let _: () = c.set(format!("c{i}"), "z".repeat(300)).await.unwrap();
@@ -215,7 +221,35 @@ async fn s3_unreachable_fails_only_cold_reads_then_recovers() {
     s3.resume();
     raw.call(&["GET", "c1"], &bulk(&"z".repeat(300))).await;
     raw.call(&["GET", "c2"], &bulk(&"z".repeat(300))).await;
+    // The cold tier's series: the values still point into segments; errors were counted.
+    let text = scrape(&metrics).await;
+    assert!(text.contains("\nautocache_node_cold_keys 10\n"), "{text}");
+    let errors = series(&text, "autocache_node_s3_errors_total");
+    assert!(errors >= 1.0, "{text}");
+    assert!(series(&text, "autocache_node_s3_requests_total") > errors);
+    assert!(series(&text, "autocache_node_cold_promotions_total") >= 2.0);
     node.terminate().await;
+}
+
+/// `GET /metrics` of a node.
+async fn scrape(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The value of an unlabelled series in a scrape.
+fn series(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
