@@ -340,37 +340,39 @@ impl Cold {
         self.account(r, start)
     }
 
+    /// The ranged GET of a pointer's bytes.
+    fn range(&self, p: Pointer) -> ColdFuture<Vec<u8>> {
+        self.store
+            .get_range(self.object_name(p.segment), p.offset, p.len as u64)
+    }
+
+    /// Verifies fetched bytes against their pointer, counting what was read or the failure.
+    fn checked(&self, p: &Pointer, bytes: Vec<u8>) -> Result<Vec<u8>, TierError> {
+        match verify(p, &bytes) {
+            Ok(()) => {
+                self.stats.bytes_read.fetch_add(bytes.len() as u64, Relaxed);
+                Ok(bytes)
+            }
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Relaxed);
+                Err(e)
+            }
+        }
+    }
+
     /// Fetches and verifies a cold value, from async code (a client's task).
     pub async fn fetch(&self, p: Pointer) -> Result<Vec<u8>, TierError> {
         let start = std::time::Instant::now();
-        let job = self.spawn(self.store.get_range(
-            self.object_name(p.segment),
-            p.offset,
-            p.len as u64,
-        ));
-        let r = match job.await {
+        let r = match self.spawn(self.range(p)).await {
             Ok(r) => r,
             Err(e) => Err(TierError::Cold(format!("cold tier task: {e}"))),
         };
-        let r = r.and_then(|b| verify(&p, &b).map(|()| b));
-        if let Ok(b) = &r {
-            self.stats.bytes_read.fetch_add(b.len() as u64, Relaxed);
-        }
-        self.account(r, start)
+        self.account(r, start).and_then(|b| self.checked(&p, b))
     }
 
     /// [`Cold::fetch`] for a thread that may block.
     pub fn fetch_blocking(&self, p: Pointer) -> Result<Vec<u8>, TierError> {
-        let r = self
-            .wait(
-                self.store
-                    .get_range(self.object_name(p.segment), p.offset, p.len as u64),
-            )
-            .and_then(|b| verify(&p, &b).map(|()| b));
-        if let Ok(b) = &r {
-            self.stats.bytes_read.fetch_add(b.len() as u64, Relaxed);
-        }
-        r
+        self.wait(self.range(p)).and_then(|b| self.checked(&p, b))
     }
 
     /// Uploads a finished segment (blocking).

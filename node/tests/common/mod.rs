@@ -85,6 +85,18 @@ pub async fn connect(url: &str) -> redis::aio::MultiplexedConnection {
         .expect("connect")
 }
 
+/// One HTTP GET (the metrics endpoint answers and closes); the whole response, head included.
+pub async fn http_get(addr: impl tokio::net::ToSocketAddrs, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
 /// A plain TCP client speaking raw RESP.
 pub struct Raw {
     pub stream: TcpStream,

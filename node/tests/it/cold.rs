@@ -222,25 +222,13 @@ async fn s3_unreachable_fails_only_cold_reads_then_recovers() {
     raw.call(&["GET", "c1"], &bulk(&"z".repeat(300))).await;
     raw.call(&["GET", "c2"], &bulk(&"z".repeat(300))).await;
     // The cold tier's series: the values still point into segments; errors were counted.
-    let text = scrape(&metrics).await;
+    let text = http_get(metrics.as_str(), "/metrics").await;
     assert!(text.contains("\nautocache_node_cold_keys 10\n"), "{text}");
     let errors = series(&text, "autocache_node_s3_errors_total");
     assert!(errors >= 1.0, "{text}");
     assert!(series(&text, "autocache_node_s3_requests_total") > errors);
     assert!(series(&text, "autocache_node_cold_promotions_total") >= 2.0);
     node.terminate().await;
-}
-
-/// `GET /metrics` of a node.
-async fn scrape(addr: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }
 
 /// The value of an unlabelled series in a scrape.

@@ -4,20 +4,9 @@
 //! and in cluster mode the slot map, owned slots and migrated keys).
 
 use crate::cluster_harness::{wait_for, Control};
-use crate::common::{TestServer, OK};
+use crate::common::{http_get, TestServer, OK};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
 
 /// The value of one series (`name{labels}`), or None when the scrape lacks it.
 async fn try_series(addr: SocketAddr, name: &str) -> Option<f64> {

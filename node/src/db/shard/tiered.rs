@@ -468,18 +468,15 @@ impl Shard {
             if current.as_deref() != Some(&expect[..]) {
                 continue;
             }
-            let value = if cold::is_pointer(expect) {
-                // A garbage-collection move: the key may be in memory, clean.
-                if in_memory {
-                    repointed.push((Box::<[u8]>::from(key), p.segment, p.len));
+            if in_memory {
+                // A fresh demotion skips keys memory holds (they are hot); a garbage-collection
+                // move repoints them too (clean in memory, pointer below).
+                if !cold::is_pointer(expect) {
+                    continue;
                 }
-                expect.clone()
-            } else if in_memory {
-                continue;
-            } else {
-                expect.clone()
-            };
-            ops.push(Op::Put(k.clone(), cold::encode_pointer(&value, *p)));
+                repointed.push((Box::<[u8]>::from(key), p.segment, p.len));
+            }
+            ops.push(Op::Put(k.clone(), cold::encode_pointer(expect, *p)));
             n += 1;
             bytes += p.len as u64;
         }
