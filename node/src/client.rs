@@ -2,6 +2,7 @@
 //! in order into one output buffer, write once. Pipelining is the common case.
 
 use crate::blocking::{BlockRequest, Blocked};
+use crate::cluster::redirect;
 use crate::cmd;
 use crate::server::Server;
 use autocache_proto::resp::{Limits, Parsed, Protocol, ReplyBuf, Request, RequestParser};
@@ -109,6 +110,11 @@ pub struct ClientState {
     pub prefetched: bool,
     /// Fetching them failed: the next command answers this instead of running.
     pub cold_error: Option<String>,
+    /// Cluster mode: a key of the next command is in flight to a migration target; the
+    /// connection waits for it to land first.
+    pub inflight: Option<(u16, Box<[u8]>)>,
+    /// That wait is over: run the next command without checking again.
+    pub inflight_waited: bool,
 }
 
 impl ClientState {
@@ -129,6 +135,8 @@ impl ClientState {
             faults: Vec::new(),
             prefetched: false,
             cold_error: None,
+            inflight: None,
+            inflight_waited: false,
         }
     }
 }
@@ -172,7 +180,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
                 Duration::from_secs(timeout)
             };
             if std::mem::take(&mut resume) {
-                // Cold values were fetched for the request waiting in `inbuf`: run it now.
+                // Cold values were fetched, or a key in flight landed, for the request
+                // waiting in `inbuf`: run it now.
             } else if let Some(blocked) = state.blocked.take() {
                 if !out.is_empty() {
                     stream.write_all(&out.buf).await?;
@@ -244,6 +253,14 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
                 inbuf = BytesMut::with_capacity(16 * 1024);
             }
             handle.qbuf.store(inbuf.len(), Relaxed);
+            if let Some((slot, key)) = state.inflight.take() {
+                if let Some(cluster) = &server.cluster {
+                    let limit = crate::cluster::redirect::INFLIGHT_WAIT;
+                    cluster.wait_inflight(slot, &key, limit).await;
+                }
+                state.inflight_waited = true;
+                resume = true;
+            }
             if !state.faults.is_empty() {
                 let faults = std::mem::take(&mut state.faults);
                 if let Err(msg) = crate::tier::prefetch::resolve(&server, faults).await {
@@ -287,6 +304,7 @@ async fn wait_blocked(
 ) -> std::io::Result<bool> {
     blocked.register(server);
     let handle = state.handle.clone();
+    let mut epochs = server.cluster.as_ref().map(|c| c.watch_epoch());
     // Re-run once right after joining the queues: a write may have landed in between.
     let mut woken = true;
     loop {
@@ -325,8 +343,38 @@ async fn wait_blocked(
                 blocked.unregister(server);
                 return Ok(false);
             }
+            _ = map_changed(&mut epochs) => {
+                if let Some(refusal) = redirect::blocked_refusal(server, &blocked.keys) {
+                    blocked.unregister(server);
+                    redirect::refuse_blocked(state, out, refusal);
+                    return Ok(true);
+                }
+                woken = false;
+            }
         }
     }
+}
+
+/// Resolves when the slot map in use changes (never outside cluster mode).
+pub(crate) async fn map_changed(epochs: &mut Option<tokio::sync::watch::Receiver<u64>>) {
+    match epochs {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Cluster mode, a slot migrating: whether `request` waits for a key in flight (in
+/// `state.inflight`) first.
+fn needs_inflight_wait(server: &Server, state: &mut ClientState, request: &Request<'_>) -> bool {
+    if state.inflight_waited {
+        return false;
+    }
+    state.inflight = crate::cluster::redirect::inflight_key(server, state, request);
+    state.inflight.is_some()
 }
 
 /// Tiered with cold values: whether `request` waits for some (in `state.faults`) first.
@@ -363,10 +411,13 @@ fn process(
                     state.prefetched = false;
                     executed += 1;
                 } else if !request.is_empty() {
-                    if needs_fetch(server, state, &request) {
+                    if needs_inflight_wait(server, state, &request)
+                        || needs_fetch(server, state, &request)
+                    {
                         break;
                     }
                     state.prefetched = false;
+                    state.inflight_waited = false;
                     cmd::execute(server, state, out, &request);
                     executed += 1;
                     if let Some(block) = state.block.take() {

@@ -5,7 +5,7 @@
 //! identity, epoch and per-slot key counts.
 
 use super::migrate;
-use super::redirect::Redirect;
+use super::redirect::{self, Redirect};
 use crate::blocking::Blocked;
 use crate::client::{ClientHandle, ClientState};
 use crate::cmd;
@@ -175,6 +175,14 @@ async fn run_one(
         None
     } else {
         let req = OwnedRequest::from_args(&c.args);
+        // A key in flight to a migration target lands first (then ASK, or served).
+        if let Some((slot, key)) = redirect::inflight_key(server, state, &req.as_request()) {
+            if let Some(cluster) = &server.cluster {
+                cluster
+                    .wait_inflight(slot, &key, redirect::INFLIGHT_WAIT)
+                    .await;
+            }
+        }
         // Cold values the command names are fetched first, no lock held meanwhile.
         match crate::tier::prefetch::before(server, state, &req.as_request()).await {
             Ok(()) => cmd::execute(server, state, out, &req.as_request()),
@@ -221,13 +229,18 @@ async fn wait_blocked(
     mut b: Blocked,
 ) {
     b.register(server);
+    let mut epochs = server.cluster.as_ref().map(|c| c.watch_epoch());
+    let mut run = true;
     loop {
-        out.buf.clear();
-        cmd::execute(server, state, out, &b.request.as_request());
-        if state.block.take().is_none() {
-            break;
+        if run {
+            out.buf.clear();
+            cmd::execute(server, state, out, &b.request.as_request());
+            if state.block.take().is_none() {
+                break;
+            }
+            out.buf.clear();
         }
-        out.buf.clear();
+        run = true;
         let until = b
             .deadline
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -238,6 +251,13 @@ async fn wait_blocked(
                     b.reply.write(out);
                     break;
                 }
+            }
+            _ = crate::client::map_changed(&mut epochs) => {
+                if let Some(refusal) = redirect::blocked_refusal(server, &b.keys) {
+                    redirect::refuse_blocked(state, out, refusal);
+                    break;
+                }
+                run = false;
             }
         }
     }

@@ -44,6 +44,8 @@ pub struct Cluster {
     /// Keys taken out of a migrating slot and sent, not yet acknowledged by the target.
     inflight: Mutex<HashMap<u16, HashSet<Box<[u8]>>>>,
     inflight_slots: AtomicUsize,
+    /// Woken whenever a slot's in-flight set changes (a batch acknowledged or put back).
+    inflight_changed: tokio::sync::Notify,
     /// Migrations this node sends, by (slot, epoch).
     pub migrations: Mutex<HashMap<(u16, u64), migrate::Outcome>>,
     /// Keys delivered to migration targets and keys imported from sources (metrics).
@@ -69,6 +71,7 @@ impl Cluster {
             gates: (0..SHARDS).map(|_| RwLock::new(())).collect(),
             inflight: Mutex::new(HashMap::new()),
             inflight_slots: AtomicUsize::new(0),
+            inflight_changed: tokio::sync::Notify::new(),
             migrations: Mutex::new(HashMap::new()),
             keys_migrated_out: AtomicU64::new(0),
             keys_migrated_in: AtomicU64::new(0),
@@ -90,6 +93,11 @@ impl Cluster {
         &self.gates[crate::db::shard_of(slot)]
     }
 
+    /// Follows the epoch of the map in use (blocked clients re-check their slots on a change).
+    pub fn watch_epoch(&self) -> watch::Receiver<u64> {
+        self.epoch_tx.subscribe()
+    }
+
     /// Resolves once the map in use has at least `epoch`, or after `limit`.
     pub async fn wait_epoch(&self, epoch: u64, limit: Duration) -> bool {
         let mut rx = self.epoch_tx.subscribe();
@@ -107,6 +115,28 @@ impl Cluster {
             .is_some_and(|s| s.contains(key))
     }
 
+    /// Whether any key is in flight at all (one atomic load: the common answer is no).
+    pub fn any_inflight(&self) -> bool {
+        self.inflight_slots.load(Relaxed) > 0
+    }
+
+    /// Waits until `key` is no longer in flight (its batch acknowledged, or put back after a
+    /// failed send), or `limit` passes; returns whether it left flight.
+    pub async fn wait_inflight(&self, slot: u16, key: &[u8], limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let changed = self.inflight_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !self.is_inflight(slot, key) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return !self.is_inflight(slot, key);
+            }
+        }
+    }
+
     fn set_inflight(&self, slot: u16, keys: HashSet<Box<[u8]>>) {
         let mut m = self.inflight.lock();
         if keys.is_empty() {
@@ -115,6 +145,8 @@ impl Cluster {
             m.insert(slot, keys);
         }
         self.inflight_slots.store(m.len(), Relaxed);
+        drop(m);
+        self.inflight_changed.notify_waiters();
     }
 }
 

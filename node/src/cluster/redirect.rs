@@ -11,6 +11,12 @@ use autocache_proto::resp::{ReplyBuf, Request};
 use autocache_proto::slot::key_slot;
 use autocache_proto::slotmap::SlotState;
 use parking_lot::RwLockReadGuard;
+use std::time::Duration;
+
+/// How long a command naming a key whose migration batch is in flight waits for the target's
+/// acknowledgement (normally a millisecond) before it is refused with TRYAGAIN. Redis moves
+/// a key atomically inside MIGRATE, so its clients never meet a key in flight: ours wait.
+pub const INFLIGHT_WAIT: Duration = Duration::from_secs(2);
 
 /// A redirect, as the proxy receives it structured and a RESP client as an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +151,56 @@ fn check<'s>(
     }
     collect_keys(req, &mut keys);
     decide(server, cluster, &keys, asking)
+}
+
+/// A key of `req` (of every queued command when it is EXEC) that is in flight to a migration
+/// target: the connection waits for it to land (`Cluster::wait_inflight`) before the
+/// command runs, so that the command sees it gone (ASK) or back (served), never in between.
+pub fn inflight_key(
+    server: &Server,
+    client: &ClientState,
+    req: &Request<'_>,
+) -> Option<(u16, Box<[u8]>)> {
+    let cluster = server.cluster.as_deref()?;
+    if !cluster.any_inflight() {
+        return None;
+    }
+    let find = |r: &Request<'_>| {
+        let mut keys = Vec::new();
+        collect_keys(r, &mut keys);
+        keys.into_iter().find_map(|k| {
+            let slot = key_slot(k);
+            cluster.is_inflight(slot, k).then(|| (slot, k.into()))
+        })
+    };
+    if let (Some(queued), true) = (&client.multi, req.arg(0).eq_ignore_ascii_case(b"exec")) {
+        return queued.iter().find_map(|q| find(&q.as_request()));
+    }
+    find(req)
+}
+
+/// Redis's `clusterRedirectBlockedClientIfNeeded`: a client blocked on a key of a slot this
+/// node no longer holds (the map moved it elsewhere or left it unassigned) is unblocked with
+/// the redirect, after the map changes.
+pub fn blocked_refusal(server: &Server, keys: &[Box<[u8]>]) -> Option<Refusal> {
+    let cluster = server.cluster.as_deref()?;
+    let view = cluster.view();
+    let slot = key_slot(keys.first()?);
+    if view.me.is_none() || view.holds(slot) {
+        return None;
+    }
+    Some(match view.map.owner(slot) {
+        Some(owner) => moved(&view, slot, owner),
+        None => Refusal::Unbound,
+    })
+}
+
+/// Answers a blocked command with `refusal` (structured for the gRPC path, as `refuse`).
+pub fn refuse_blocked(client: &mut ClientState, out: &mut ReplyBuf, refusal: Refusal) {
+    out.error(&refusal.text());
+    if let Refusal::Redirect(r) = refusal {
+        client.redirect = Some(r);
+    }
 }
 
 /// Appends the keys of `req` (none for keyless commands or bad arguments: the handler then

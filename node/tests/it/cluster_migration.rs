@@ -1,5 +1,6 @@
-//! Live slot migration between real node processes: ASK for keys that left, TRYAGAIN for keys
-//! in flight and for multi-key commands split across the two nodes, ASKING on the importing
+//! Live slot migration between real node processes: ASK for keys that left, commands on keys
+//! in flight waiting for them to land, TRYAGAIN for multi-key commands split across the two
+//! nodes, blocked clients of a slot that moved redirected, ASKING on the importing
 //! node (one command only), and the slot ending up whole on the target.
 
 use crate::cluster_harness as harness;
@@ -25,11 +26,12 @@ async fn assign_all_to_first(c: &Cluster) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn source_answers_ask_and_tryagain_while_a_batch_is_in_flight() {
+async fn a_key_in_flight_is_waited_for_and_split_multi_key_requests_get_tryagain() {
     let c = Cluster::start(2).await;
     assign_all_to_first(&c).await;
     let (src, dst) = (&c.nodes[0], &c.nodes[1]);
     let slot = key_slot(b"t");
+    let slot_s = slot.to_string();
     let mut raw = src.raw().await;
     // More keys than one batch (500): some stay behind while the first batch is in flight.
     for i in 0..600 {
@@ -37,52 +39,64 @@ async fn source_answers_ask_and_tryagain_while_a_batch_is_in_flight() {
             .await;
     }
 
-    // The target is frozen, so the first batch cannot be acknowledged.
+    // The target is frozen, so the first batch cannot be acknowledged: 500 keys leave the
+    // slot and stay in flight.
     dst.signal("STOP");
     c.control.migrate(slot, &src.id, &dst.id).await;
-    let inflight = find_inflight(&mut raw).await;
-    let mut present = None;
-    for i in 0..600 {
-        let key = format!("{{t}}{i}");
-        let first = raw.first_line(&["GET", &key]).await;
-        if first.starts_with('$') {
-            assert_eq!(raw.line().await, format!("v{i}\r\n"));
-            present = Some(key);
-        } else {
-            assert_eq!(first, TRYAGAIN);
-        }
-    }
-    let present = present.expect("keys beyond the first batch stay on the source");
+    wait_for("a batch in flight", Duration::from_secs(30), || async {
+        src.cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s])
+            .await
+            == "100"
+    })
+    .await;
+    let mut conn = crate::common::connect(&src.url()).await;
+    let present: Vec<String> = redis::cmd("CLUSTER")
+        .arg("GETKEYSINSLOT")
+        .arg(slot)
+        .arg(1000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(present.len(), 100);
+    let inflight = (0..600)
+        .map(|i| format!("{{t}}{i}"))
+        .find(|k| !present.contains(k))
+        .unwrap();
+    let kept = &present[0];
+    let kept_value = format!("v{}", &kept[3..]);
 
+    // Keys still here are served, keys never here are asked for at the target, and a
+    // multi-key request split between the nodes must be retried, as in Redis.
     raw.call(
-        &["GET", "{t}absent"],
-        &format!("-ASK {slot} {}\r\n", dst.addr),
+        &["GET", kept],
+        &format!("${}\r\n{kept_value}\r\n", kept_value.len()),
     )
     .await;
-    raw.call(
-        &["SET", "{t}absent", "x"],
-        &format!("-ASK {slot} {}\r\n", dst.addr),
-    )
-    .await;
+    let ask = format!("-ASK {slot} {}\r\n", dst.addr);
+    raw.call(&["GET", "{t}absent"], &ask).await;
+    raw.call(&["SET", "{t}absent", "x"], &ask).await;
+    raw.call(&["MGET", kept, "{t}absent"], TRYAGAIN).await;
+
+    // A command on a key in flight waits for its batch to land; only a target that stays
+    // unreachable past the wait makes it answer TRYAGAIN.
     raw.call(&["GET", &inflight], TRYAGAIN).await;
-    raw.call(&["SET", &inflight, "lost?"], TRYAGAIN).await;
-    raw.call(&["MGET", &present, "{t}absent"], TRYAGAIN).await;
-    raw.call(&["MGET", &present, &inflight], TRYAGAIN).await;
-
-    // Thawed, the target takes the slot; nothing was lost or duplicated.
+    raw.send(&["SET", &inflight, "written after the move?"])
+        .await;
+    raw.send(&["GET", &inflight]).await;
     dst.signal("CONT");
+    assert_eq!(raw.line().await, ask);
+    assert_eq!(raw.line().await, ask);
+
+    // The target takes the slot; nothing was lost or duplicated.
     c.control.wait_moves_done().await;
     c.wait_converged().await;
     raw.call(&["GET", "{t}0"], &format!("-MOVED {slot} {}\r\n", dst.addr))
         .await;
-    raw.call(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()], ":0\r\n")
+    raw.call(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s], ":0\r\n")
         .await;
     let mut on_dst = dst.raw().await;
     on_dst
-        .call(
-            &["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()],
-            ":600\r\n",
-        )
+        .call(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s], ":600\r\n")
         .await;
     for i in 0..600 {
         let v = format!("v{i}");
@@ -95,26 +109,39 @@ async fn source_answers_ask_and_tryagain_while_a_batch_is_in_flight() {
     }
 }
 
-/// Polls the source until one of the slot's keys answers TRYAGAIN (its batch is in flight).
-async fn find_inflight(raw: &mut harness::Raw) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        for i in 0..600 {
-            let key = format!("{{t}}{i}");
-            let first = raw.first_line(&["GET", &key]).await;
-            if first == TRYAGAIN {
-                return key;
-            }
-            if first.starts_with('$') {
-                raw.line().await; // the value
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no batch went in flight"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_blocked_on_a_slot_that_moves_away_is_redirected() {
+    let c = Cluster::start(2).await;
+    assign_all_to_first(&c).await;
+    let (src, dst) = (&c.nodes[0], &c.nodes[1]);
+    let slot = key_slot(b"q");
+    let mut moving = src.raw().await;
+    moving.send(&["BLPOP", "{q}list", "0"]).await;
+    let mut staying = src.raw().await;
+    staying.send(&["BLPOP", "{r}list", "0"]).await;
+    wait_for("two blocked clients", Duration::from_secs(10), || async {
+        src.cmd_string(&["INFO", "clients"])
+            .await
+            .contains("blocked_clients:2")
+    })
+    .await;
+
+    c.control.migrate(slot, &src.id, &dst.id).await;
+    c.control.wait_moves_done().await;
+    assert_eq!(
+        moving.line().await,
+        format!("-MOVED {slot} {}\r\n", dst.addr)
+    );
+    // The client blocked on a slot that stayed keeps waiting, and is served.
+    src.raw()
+        .await
+        .call(&["RPUSH", "{r}list", "x"], ":1\r\n")
+        .await;
+    let mut got = String::new();
+    for _ in 0..5 {
+        got.push_str(&staying.line().await);
     }
+    assert_eq!(got, "*2\r\n$7\r\n{r}list\r\n$1\r\nx\r\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
