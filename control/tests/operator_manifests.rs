@@ -271,8 +271,7 @@ fn dashboard_charts_every_tier() {
         .collect();
     for metric in [
         "autocache_node_commands_total",
-        "autocache_node_command_duration_seconds_sum",
-        "autocache_node_command_duration_seconds_count",
+        "autocache_node_command_duration_seconds_bucket",
         "autocache_node_keyspace_hits_total",
         "autocache_node_keyspace_misses_total",
         "autocache_node_memory_bytes",

@@ -31,6 +31,8 @@ pub struct Stats {
 pub struct CommandStats {
     pub calls: AtomicU64,
     pub usec: AtomicU64,
+    /// The same time, by latency bucket (the histogram on `--metrics-addr`).
+    pub latency: crate::metrics::Latency,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
 }
@@ -58,6 +60,7 @@ impl Stats {
         for c in self.commands.iter() {
             c.calls.store(0, Relaxed);
             c.usec.store(0, Relaxed);
+            c.latency.reset();
             c.rejected.store(0, Relaxed);
             c.failed.store(0, Relaxed);
         }

@@ -230,9 +230,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
     let result = handler(&mut ctx, req);
     let stats = &server.stats.commands[idx];
     stats.calls.fetch_add(1, Relaxed);
-    stats
-        .usec
-        .fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    let elapsed = start.elapsed();
+    stats.usec.fetch_add(elapsed.as_micros() as u64, Relaxed);
+    stats.latency.observe(elapsed);
     if let Err(e) = result {
         stats.failed.fetch_add(1, Relaxed);
         ctx.out.error(&e.to_string());

@@ -2,7 +2,9 @@
 //! model so that its encoder writes the text format. Families without a sample are left out
 //! (the encoder refuses them), as are labelled samples still at zero where noted.
 
-use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType, Summary};
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
+};
 use prometheus::{Encoder, TextEncoder};
 
 /// The families of one scrape, in the order they are added.
@@ -62,27 +64,38 @@ impl Families {
         self.push(name, help, MetricType::GAUGE, metrics);
     }
 
-    /// A summary without quantiles (`_count` and `_sum`) per label value: what a mean over
-    /// any interval needs, from a count and a total the code keeps anyway.
-    pub fn summaries<'a>(
+    /// A histogram per label value: the `le` bounds, each with its cumulative count, then
+    /// the total count (the `+Inf` bucket and `_count`) and the sum of what was observed.
+    pub fn histograms<'a>(
         &mut self,
         name: &str,
         help: &str,
         label: &str,
-        samples: impl IntoIterator<Item = (&'a str, u64, f64)>,
+        samples: impl IntoIterator<Item = (&'a str, Vec<(f64, u64)>, u64, f64)>,
     ) {
         let metrics = samples
             .into_iter()
-            .map(|(value, count, sum)| {
+            .map(|(value, buckets, count, sum)| {
                 let mut m = sample(label, value);
-                let mut s = Summary::default();
-                s.set_sample_count(count);
-                s.set_sample_sum(sum);
-                m.set_summary(s);
+                let mut h = Histogram::default();
+                h.set_bucket(
+                    buckets
+                        .into_iter()
+                        .map(|(le, n)| {
+                            let mut b = Bucket::default();
+                            b.set_upper_bound(le);
+                            b.set_cumulative_count(n);
+                            b
+                        })
+                        .collect(),
+                );
+                h.set_sample_count(count);
+                h.set_sample_sum(sum);
+                m.set_histogram(h);
                 m
             })
             .collect();
-        self.push(name, help, MetricType::SUMMARY, metrics);
+        self.push(name, help, MetricType::HISTOGRAM, metrics);
     }
 
     /// Families gathered elsewhere (a `prometheus` histogram's `collect()`, say).
@@ -134,14 +147,22 @@ mod tests {
         f.counter("a_total", "A things.", 3);
         f.counters("b_total", "B by kind.", "kind", [("x", 1), ("y", 0)]);
         f.gauges("c", "C.", "tier", []);
-        f.summaries("d_seconds", "D.", "cmd", [("get", 4, 0.5)]);
+        f.histograms(
+            "d_seconds",
+            "D.",
+            "cmd",
+            [("get", vec![(0.0000025, 1), (0.5, 3)], 4, 0.5)],
+        );
         f.gauge("e_bytes", "E.", 1.5);
         assert_eq!(
             f.encode(),
             "# HELP a_total A things.\n# TYPE a_total counter\na_total 3\n\
              # HELP b_total B by kind.\n# TYPE b_total counter\n\
              b_total{kind=\"x\"} 1\nb_total{kind=\"y\"} 0\n\
-             # HELP d_seconds D.\n# TYPE d_seconds summary\n\
+             # HELP d_seconds D.\n# TYPE d_seconds histogram\n\
+             d_seconds_bucket{cmd=\"get\",le=\"0.0000025\"} 1\n\
+             d_seconds_bucket{cmd=\"get\",le=\"0.5\"} 3\n\
+             d_seconds_bucket{cmd=\"get\",le=\"+Inf\"} 4\n\
              d_seconds_sum{cmd=\"get\"} 0.5\nd_seconds_count{cmd=\"get\"} 4\n\
              # HELP e_bytes E.\n# TYPE e_bytes gauge\ne_bytes 1.5\n"
         );

@@ -1,10 +1,12 @@
 //! The node's Prometheus series on `--metrics-addr`, with `/healthz` and `/readyz` (the
 //! endpoint itself is `autocache_proto::http`). Everything is read at scrape time from the
-//! counters the server keeps anyway for INFO (commandstats, stats, tiers), so the command
-//! path pays nothing for metrics. `family` builds the text; `tiers` and `cluster` add theirs.
+//! counters the server keeps anyway for INFO (commandstats, stats, tiers); the command path
+//! adds one relaxed increment, its latency bucket (`latency`). `family` builds the text;
+//! `tiers` and `cluster` add theirs.
 
 mod cluster;
 mod family;
+mod latency;
 mod tiers;
 
 use crate::db::Db;
@@ -16,6 +18,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 pub use family::Families;
+pub use latency::Latency;
 pub use tiers::tier_stats;
 
 /// What the endpoint answers for `server`.
@@ -58,7 +61,7 @@ fn commands(server: &Server, f: &mut Families) {
         .map(|(spec, st)| {
             let calls = st.calls.load(Relaxed);
             let errors = st.failed.load(Relaxed) + st.rejected.load(Relaxed);
-            (spec.name, calls, errors, st.usec.load(Relaxed))
+            (spec.name, calls, errors, st)
         })
         .filter(|&(_, calls, errors, _)| calls > 0 || errors > 0)
         .collect();
@@ -74,12 +77,16 @@ fn commands(server: &Server, f: &mut Families) {
         "cmd",
         seen.iter().map(|&(cmd, _, errors, _)| (cmd, errors)),
     );
-    f.summaries(
+    f.histograms(
         "autocache_node_command_duration_seconds",
-        "Time executing commands, by name (commands inside EXEC count in EXEC's time).",
+        "Time executing commands, by name (commands inside EXEC count in EXEC's time, not \
+         their own).",
         "cmd",
-        seen.iter()
-            .map(|&(cmd, calls, _, usec)| (cmd, calls, usec as f64 / 1e6)),
+        seen.iter().map(|&(cmd, _, _, st)| {
+            let (cumulative, count) = st.latency.cumulative();
+            let buckets = latency::bounds_seconds().zip(cumulative).collect();
+            (cmd, buckets, count, st.usec.load(Relaxed) as f64 / 1e6)
+        }),
     );
 }
 

@@ -33,6 +33,19 @@ async fn wait_series(addr: SocketAddr, name: &str, want: f64) {
     .await;
 }
 
+/// The `(le, cumulative count)` of each latency bucket of `cmd`, in scrape order.
+async fn latency_buckets(addr: SocketAddr, cmd: &str) -> Vec<(String, f64)> {
+    let page = http_get(addr, "/metrics").await;
+    let prefix = format!("autocache_node_command_duration_seconds_bucket{{cmd=\"{cmd}\",le=\"");
+    page.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(|rest| {
+            let (le, n) = rest.split_once("\"} ").unwrap();
+            (le.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
 fn free_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -128,6 +141,23 @@ async fn probes_and_series_follow_traffic() {
         .await
             >= 0.0
     );
+    // Latency is a histogram: every bound from 1 µs to 5 s, cumulative, all calls in +Inf.
+    for (cmd, calls) in [("set", 5), ("get", 3), ("incr", 1)] {
+        let buckets = latency_buckets(m, cmd).await;
+        let le: Vec<&str> = buckets.iter().map(|(le, _)| le.as_str()).collect();
+        assert_eq!(le.len(), 22, "{cmd}: {le:?}");
+        assert_eq!(le[..3], ["0.000001", "0.0000025", "0.000005"], "{cmd}");
+        assert_eq!(le[20..], ["5", "+Inf"], "{cmd}");
+        assert!(
+            buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{cmd} not cumulative: {buckets:?}"
+        );
+        assert_eq!(buckets[21].1, calls as f64, "{cmd}");
+        let count = format!("autocache_node_command_duration_seconds_count{{cmd=\"{cmd}\"}}");
+        assert_eq!(series(m, &count).await, calls as f64);
+        // Local commands take well under a second.
+        assert_eq!(buckets[18], ("1".to_string(), calls as f64), "{cmd}");
+    }
     assert_eq!(series(m, "autocache_node_keys{tier=\"memory\"}").await, 5.0);
 
     // A second client, then the first leaves.
@@ -147,6 +177,14 @@ async fn probes_and_series_follow_traffic() {
         series(m, "autocache_node_connections_received_total").await,
         2.0
     );
+
+    // CONFIG RESETSTAT empties the buckets with the other command counters.
+    c.call(&["CONFIG", "RESETSTAT"], OK).await;
+    c.call(&["GET", "k0"], b"$1\r\nv\r\n").await;
+    assert_eq!(latency_buckets(m, "set").await, []);
+    let get = latency_buckets(m, "get").await;
+    assert_eq!(get.last(), Some(&("+Inf".to_string(), 1.0)));
+    assert_eq!(get[18], ("1".to_string(), 1.0));
     server.stop().await;
 }
 
