@@ -369,6 +369,21 @@ async fn create_applies_every_object_with_owner_refs_then_assigns_slots() {
         pod["containers"][0]["envFrom"],
         json!([{"configMapRef": {"name": "c-config"}}, {"secretRef": {"name": "s3-creds"}}])
     );
+    // Probes over HTTP on the metrics port, which the ConfigMap binds on every interface.
+    assert_eq!(config["data"]["AUTOCACHE_METRICS_ADDR"], "0.0.0.0:9100");
+    let node = &pod["containers"][0];
+    assert_eq!(
+        node["ports"][2],
+        json!({"name": "metrics", "containerPort": 9100})
+    );
+    let probe =
+        |path: &str| json!({"httpGet": {"path": path, "port": "metrics"}, "periodSeconds": 5});
+    assert_eq!(node["readinessProbe"], probe("/readyz"));
+    assert_eq!(node["livenessProbe"], probe("/healthz"));
+    assert_eq!(
+        node["startupProbe"],
+        json!({"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 5, "failureThreshold": 120})
+    );
     let claim = &nodes["spec"]["volumeClaimTemplates"][0]["spec"];
     assert_eq!(claim["storageClassName"], "fast");
     assert_eq!(claim["resources"]["requests"]["storage"], "1Gi");
@@ -383,6 +398,14 @@ async fn create_applies_every_object_with_owner_refs_then_assigns_slots() {
         proxies["spec"]["template"]["spec"]["containers"][0]["command"],
         json!(["autocache-proxy"])
     );
+    let proxy = &proxies["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        proxy["ports"][1],
+        json!({"name": "metrics", "containerPort": 9100})
+    );
+    assert_eq!(proxy["readinessProbe"], probe("/readyz"));
+    assert_eq!(proxy["livenessProbe"], probe("/healthz"));
+    assert!(proxy.get("startupProbe").is_none());
     let status = body_of(&events, &Method::PATCH, &status_path());
     assert_eq!(status["status"]["phase"], "Creating");
 

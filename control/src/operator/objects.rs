@@ -126,8 +126,22 @@ fn data_volumes(storage: &Option<StorageSpec>) -> Value {
     }
 }
 
+/// Probes answered on every tier's metrics port (`AUTOCACHE_*METRICS_ADDR`, bound on
+/// 0.0.0.0): `/healthz` while the process serves at all, `/readyz` once it can serve
+/// (control: state loaded; node: storage open and listed in the slot map; proxy: a slot map
+/// and a stream to one of its nodes).
 fn http_probe(path: &str) -> Value {
     json!({"httpGet": {"path": path, "port": "metrics"}, "periodSeconds": 5})
+}
+
+/// Holds the liveness probe off while a node opens its storage (the endpoint answers only
+/// once the warm tier is open, which can take minutes after an unclean stop): up to 10 min.
+fn node_startup_probe() -> Value {
+    json!({
+        "httpGet": {"path": "/healthz", "port": "metrics"},
+        "periodSeconds": 5,
+        "failureThreshold": 120,
+    })
 }
 
 /// Settings every node and proxy reads from its environment (`AUTOCACHE_*`, as their clap
@@ -318,7 +332,9 @@ pub fn node_statefulset(cluster: &AutoCacheCluster, replicas: i32) -> StatefulSe
                             {"name": "grpc", "containerPort": NODE_GRPC_PORT},
                             {"name": "metrics", "containerPort": METRICS_PORT},
                         ],
-                        "readinessProbe": {"tcpSocket": {"port": "resp"}, "periodSeconds": 5},
+                        "startupProbe": node_startup_probe(),
+                        "readinessProbe": http_probe("/readyz"),
+                        "livenessProbe": http_probe("/healthz"),
                         "resources": resources(&nodes.resources),
                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
                     }],
@@ -372,7 +388,8 @@ pub fn proxy_deployment(cluster: &AutoCacheCluster) -> Deployment {
                             {"name": "resp", "containerPort": RESP_PORT},
                             {"name": "metrics", "containerPort": METRICS_PORT},
                         ],
-                        "readinessProbe": {"tcpSocket": {"port": "resp"}, "periodSeconds": 5},
+                        "readinessProbe": http_probe("/readyz"),
+                        "livenessProbe": http_probe("/healthz"),
                         "resources": resources(&proxies.resources),
                     }],
                 },
