@@ -27,6 +27,8 @@ Sections (add one by writing a function that returns Rows and listing it in sect
                    to B (and back) timed until control lists no move: keys/s, MB/s; then the
                    p50/p99 of an open-loop autocache-loadtest --cluster and the throughput of a
                    closed-loop one, idle vs during a migration
+  metrics          the same node without --metrics-addr vs with it and /metrics scraped
+                   every second: redis-benchmark SET/GET -P 1/16, pinned and unpinned
 
 Each section labels its own columns (baseline, ours, ratio): redis-server vs autocache-node,
 direct vs through the proxy, --storage memory vs tiered, the goal vs the measured migration
@@ -51,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -94,6 +97,7 @@ COLUMNS = {
     "tiers: S3 cold": ("memory, all of it", "tiered + S3 (moto)", "tiered+S3/memory"),
     "migration": ("goal", "measured", "measured/goal"),
     "migration: client": ("no migration", "during migration", "during/idle"),
+    "metrics": ("no --metrics-addr", "--metrics-addr, scraped 1/s", "with/without"),
 }
 
 
@@ -910,6 +914,68 @@ def section_migration():
     return rows + client
 
 
+# ---------------------------------------------------------------- metrics
+
+
+class Scraper:
+    """GETs /metrics of `addr` every second on a thread, as Prometheus would, until stopped
+    (or an hour passed); counts scrapes, failures and bytes."""
+
+    def __init__(self, addr):
+        self.url = f"http://{addr}/metrics"
+        self.stop = threading.Event()
+        self.ok = self.failed = self.bytes = 0
+        self.last = ""
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        deadline = time.monotonic() + 3600
+        while not self.stop.wait(1.0) and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    self.last = r.read().decode()
+                self.ok += 1
+                self.bytes += len(self.last)
+            except OSError:
+                self.failed += 1
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def section_metrics():
+    """The same release node twice, interleaved: without --metrics-addr, and with it while a
+    scraper reads /metrics every second; redis-benchmark SET/GET as section_redis_benchmark."""
+    rows = []
+    for setup in (PINNED, UNPINNED):
+        with Procs() as procs:
+            maddr = f"127.0.0.1:{free_port()}"
+            ports = {"off": start_node(procs, "off", setup),
+                     "on": start_node(procs, "on", setup, ["--metrics-addr", maddr])}
+            with Scraper(maddr) as scraper:
+                for test in ("set", "get"):
+                    for p in (1, 16):
+                        n = SCALE["requests"] * (4 if p > 1 else 1)
+                        med = interleaved(ports, lambda name, port: redis_benchmark(
+                            port, test, p, n, setup.client_cpus).get(test.upper()))
+                        rows.append(Row("metrics", f"{test.upper()} -P {p} ({setup.name})",
+                                        "req/s", med["off"], med["on"],
+                                        shown(redis_benchmark_cmd(0, test, p, n))))
+                        report_progress(rows[-1])
+            histogram = 'autocache_node_command_duration_seconds_bucket{cmd="get",le="+Inf"}'
+            if scraper.failed or not scraper.ok or histogram not in scraper.last:
+                raise RuntimeError(f"scraper: {scraper.ok} scrapes, {scraper.failed} failed, "
+                                   f"histogram {'seen' if histogram in scraper.last else 'missing'}")
+            rows[-1].note = (f"({setup.name}: {scraper.ok} scrapes of "
+                             f"{scraper.bytes / scraper.ok / 1024:.0f} KiB, none failed)")
+    return rows
+
+
 # ---------------------------------------------------------------- output
 
 
@@ -1116,6 +1182,7 @@ def section_list(chart):
         ("proxy", section_proxy),
         ("tiers", section_tiers),
         ("migration", section_migration),
+        ("metrics", section_metrics),
     ]
 
 
@@ -1127,6 +1194,7 @@ NEEDS = {
     "proxy": [NODE, CONTROL, CTL, PROXY],
     "tiers": [NODE, LOADTEST],
     "migration": [NODE, CONTROL, CTL, LOADTEST],
+    "metrics": [NODE],
 }
 
 
