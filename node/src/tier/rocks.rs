@@ -40,6 +40,11 @@ impl RocksTier {
         opts.set_compression_type(DBCompressionType::Lz4);
         opts.increase_parallelism(2);
         opts.set_compaction_filter("autocache-expiry", expiry_filter);
+        // A read that misses memory mostly finds its key in an SST, not in the memtable: a
+        // bloom filter over the memtable's keys spares those reads the skip-list search
+        // (which took a fifth of the node's time in a 10x-maxmemory zipf GET profile).
+        opts.set_memtable_prefix_bloom_ratio(0.1);
+        opts.set_memtable_whole_key_filtering(true);
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
         table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_BYTES));
