@@ -1,10 +1,11 @@
 """The benchmark chart as plain SVG (no plotting library): throughput by pipeline depth, and
-latency percentiles at -P 1 and -P 16, redis-server and autocache-node side by side."""
+latency percentiles at -P 1 and -P 16: redis-server, autocache-node, and autocache-proxy in
+front of one node (the proxy and its node share the one server core redis-server has)."""
 import math
 from xml.sax.saxutils import escape
 
-COLORS = {"redis": "#c0392b", "node": "#2471a3"}
-NAMES = {"redis": "redis-server", "node": "autocache-node"}
+COLORS = {"redis": "#c0392b", "node": "#2471a3", "proxy": "#27ae60"}
+NAMES = {"redis": "redis-server", "node": "autocache-node", "proxy": "proxy + node"}
 FONT = 'font-family="Helvetica, Arial, sans-serif"'
 
 
@@ -79,10 +80,10 @@ def chart_svg(chart, subtitle):
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
            f'viewBox="0 0 {W} {H}">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
-           text(W / 2, 24, "AutoCache node vs redis-server", size=18, weight="bold"),
+           text(W / 2, 24, "AutoCache vs redis-server", size=18, weight="bold"),
            text(W / 2, 44, subtitle, size=12, fill="#555")]
-    lx = W / 2 - 150  # legend
-    for i, name in enumerate(("redis", "node")):
+    lx = W / 2 - 250  # legend
+    for i, name in enumerate(NAMES):
         out.append(f'<rect x="{lx + i * 170}" y="56" width="14" height="14" '
                    f'fill="{COLORS[name]}"/>')
         out.append(text(lx + i * 170 + 20, 68, NAMES[name], size=12, anchor="start"))
