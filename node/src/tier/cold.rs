@@ -470,6 +470,11 @@ impl Cold {
             .collect()
     }
 
+    /// Puts back segments whose changes could not be persisted, for the next attempt.
+    pub fn unpersisted(&self, ids: impl IntoIterator<Item = u64>) {
+        self.changed.lock().extend(ids);
+    }
+
     /// Segments to collect: live share under `gc_ratio`, emptiest first.
     pub fn gc_candidates(&self) -> Vec<u64> {
         let t = self.segments.lock();
@@ -644,5 +649,12 @@ mod tests {
         assert_eq!(c.totals(), (1, 100, 40, 1));
         assert_eq!(c.take_changed().len(), 1);
         assert!(c.take_changed().is_empty());
+        // Changes a failed write could not persist are taken again next time.
+        c.release(4, 10);
+        let taken = c.take_changed();
+        c.unpersisted(taken.iter().map(|(id, _)| *id));
+        let again = c.take_changed();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].1.map(|i| i.live_bytes), Some(30));
     }
 }

@@ -235,12 +235,14 @@ fn collect(server: &Server, warm: &Warm, cold: &Cold, id: u64) -> Result<(), Tie
     Ok(())
 }
 
-/// Writes the segment table's changes and the next segment id to the warm tier.
+/// Writes the segment table's changes and the next segment id to the warm tier. A failed
+/// write leaves them marked changed, so the next call writes them again.
 fn persist(warm: &Warm, cold: &Cold) -> Result<(), TierError> {
     let changed = cold.take_changed();
     if changed.is_empty() {
         return Ok(());
     }
+    let ids: Vec<u64> = changed.iter().map(|(id, _)| *id).collect();
     let mut ops: Vec<Op> = changed
         .into_iter()
         .map(|(id, info)| match info {
@@ -252,5 +254,9 @@ fn persist(warm: &Warm, cold: &Cold) -> Result<(), TierError> {
         super::next_segment_key(),
         cold.next_id().to_le_bytes().to_vec(),
     ));
-    warm.store.write(&ops)
+    let written = warm.store.write(&ops);
+    if written.is_err() {
+        cold.unpersisted(ids);
+    }
+    written
 }
