@@ -29,7 +29,7 @@ pub struct Config {
     #[arg(long, env = "AUTOCACHE_CONTROL_NODE_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub node_timeout: Duration,
     /// Slot migrations running at once; the rest wait in a queue.
-    #[arg(long, env = "AUTOCACHE_CONTROL_MAX_MIGRATIONS", default_value_t = 8)]
+    #[arg(long, env = "AUTOCACHE_CONTROL_MAX_MIGRATIONS", default_value_t = 32)]
     pub max_migrations: usize,
 }
 
@@ -41,7 +41,7 @@ impl Config {
             data_dir: data_dir.into(),
             metrics_addr: None,
             node_timeout: Duration::from_secs(15),
-            max_migrations: 8,
+            max_migrations: 32,
         }
     }
 }

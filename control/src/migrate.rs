@@ -1,5 +1,6 @@
 //! The migration driver: starts queued moves (bounded parallelism) and asks each source node,
-//! over its gRPC `StartMigration`, to stream the slot to the target. The outcome comes back
+//! over its gRPC `StartMigration`, to stream the slot to the target. Moves also start when
+//! reports settle (service.rs); the driver sends those too. The outcome comes back
 //! as a `MigrationDone`/`MigrationFailed` report (service.rs); an unreachable source is a
 //! failure right away. After a restart, active migrations are re-sent (the node treats a
 //! repeat as a no-op).
@@ -30,8 +31,21 @@ pub async fn driver(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
     loop {
         let max = shared.max_migrations;
-        for order in shared.mutate(|s| s.start_queued(max)) {
-            tracing::info!(slot = order.slot, source = %order.source_id, target = %order.target_id, epoch = order.epoch, "starting migration");
+        let orders = shared.mutate(|s| {
+            let mut orders = s.take_unsent();
+            orders.extend(s.start_queued(max));
+            orders
+        });
+        if let Some(first) = orders.first() {
+            tracing::info!(
+                slots = orders.len(),
+                first = first.slot,
+                epoch = first.epoch,
+                "starting migrations"
+            );
+        }
+        for order in orders {
+            tracing::debug!(slot = order.slot, source = %order.source_id, target = %order.target_id, epoch = order.epoch, "starting migration");
             let client = clients.get(&order.source_grpc);
             calls.spawn(start(shared.clone(), order, client));
         }

@@ -7,22 +7,71 @@ use std::time::Instant;
 
 use autocache_proto::pb::control::{self as pb, control_server::Control};
 use autocache_proto::slotmap::checked_range;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::shared::Shared;
-use crate::state::{ClusterState, Planned, StateError};
+use crate::state::{ClusterState, Planned, Report, StateError};
 
 pub struct ControlService {
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
+    reports: Reports,
 }
 
 impl ControlService {
     pub fn new(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> Self {
-        ControlService { shared, stop }
+        ControlService {
+            shared,
+            stop,
+            reports: Reports::default(),
+        }
     }
+
+    /// Settles one report in a group commit: whoever holds the turn applies every report
+    /// queued so far in one state change (one write of the state file, one epoch, which also
+    /// starts the queued moves that now fit), so the reports that arrive while a group is
+    /// being written all go into the next group. A slot's report costs a share of one fsync
+    /// instead of a whole one. Returns whether it applied and the epoch after.
+    async fn settle(&self, report: Report) -> (bool, u64) {
+        let (tx, rx) = oneshot::channel();
+        lock(&self.reports.pending).push((report, tx));
+        {
+            let _turn = self.reports.turn.lock().await;
+            // The previous holder may have taken ours already; then this finds none or others.
+            let group = std::mem::take(&mut *lock(&self.reports.pending));
+            if !group.is_empty() {
+                let reports: Vec<Report> = group.iter().map(|(r, _)| r.clone()).collect();
+                let max = self.shared.max_migrations;
+                let (applied, epoch) = self
+                    .shared
+                    .mutate(|s| (s.settle_and_refill(&reports, max), s.map.epoch));
+                // The driver sends the migrations the settlement started.
+                self.shared.migrate_wake.notify_one();
+                tracing::debug!(reports = reports.len(), epoch, "migration reports settled");
+                for ((_, tx), applied) in group.into_iter().zip(applied) {
+                    let _ = tx.send((applied, epoch));
+                }
+            }
+        }
+        // Sent by us or by an earlier holder of the turn, which finished before releasing it.
+        rx.await.unwrap_or((false, 0))
+    }
+}
+
+/// A report waiting for its group, and where its outcome (applied, epoch after) goes.
+type PendingReport = (Report, oneshot::Sender<(bool, u64)>);
+
+/// Migration reports waiting for their group commit.
+#[derive(Default)]
+struct Reports {
+    pending: std::sync::Mutex<Vec<PendingReport>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn status(e: StateError) -> Status {
@@ -265,13 +314,9 @@ impl Control for ControlService {
         let r = req.into_inner();
         let slot =
             checked_range(r.slot, r.slot).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let (applied, epoch) = self.shared.mutate(|s| {
-            (
-                s.migration_done(&r.node_id, *slot.start(), r.epoch),
-                s.map.epoch,
-            )
-        });
-        tracing::info!(slot = r.slot, node = %r.node_id, keys = r.keys_sent, applied, "migration done");
+        let report = Report::done(&r.node_id, *slot.start(), r.epoch);
+        let (applied, epoch) = self.settle(report).await;
+        tracing::debug!(slot = r.slot, node = %r.node_id, keys = r.keys_sent, applied, "migration done");
         Ok(Response::new(pb::MigrationReportReply { epoch, applied }))
     }
 
@@ -282,12 +327,8 @@ impl Control for ControlService {
         let r = req.into_inner();
         let slot =
             checked_range(r.slot, r.slot).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let (applied, epoch) = self.shared.mutate(|s| {
-            (
-                s.migration_failed(&r.node_id, *slot.start(), r.epoch),
-                s.map.epoch,
-            )
-        });
+        let report = Report::failed(&r.node_id, *slot.start(), r.epoch);
+        let (applied, epoch) = self.settle(report).await;
         tracing::warn!(slot = r.slot, node = %r.node_id, error = %r.error, applied, "migration failed");
         Ok(Response::new(pb::MigrationReportReply { epoch, applied }))
     }

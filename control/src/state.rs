@@ -88,6 +88,9 @@ pub struct ClusterState {
     seen: HashMap<String, Seen>,
     /// Keys sent so far per active migration, from the source's heartbeats.
     progress: HashMap<u16, u64>,
+    /// Migrations started by `settle_and_refill`, for the driver to send (not persisted: a
+    /// restarted control re-sends every active migration).
+    unsent: Vec<StartOrder>,
     /// Something persisted changed since the last `take_dirty`.
     dirty: bool,
 }
@@ -106,6 +109,7 @@ impl ClusterState {
             outcomes: Outcomes::default(),
             seen,
             progress: HashMap::new(),
+            unsent: Vec::new(),
             dirty: false,
         }
     }
@@ -468,6 +472,33 @@ impl ClusterState {
     /// Starts queued moves until `max_active` migrations are in flight, all in one new epoch.
     /// Moves no longer valid (owner changed, node failed or gone) are dropped.
     pub fn start_queued(&mut self, max_active: usize) -> Vec<StartOrder> {
+        let orders = self.activate_queued(max_active);
+        if !orders.is_empty() {
+            self.bump();
+        }
+        orders
+    }
+
+    /// Settles `reports` (see `settle_migrations`) and starts queued moves in the room they
+    /// leave, all in one new epoch: the slots that finish change owner while the next ones
+    /// become IMPORTING/MIGRATING. The new orders wait for the driver in `take_unsent`.
+    pub fn settle_and_refill(&mut self, reports: &[Report], max_active: usize) -> Vec<bool> {
+        let applied: Vec<bool> = reports.iter().map(|r| self.settle(r)).collect();
+        let orders = self.activate_queued(max_active);
+        if applied.contains(&true) || !orders.is_empty() {
+            self.bump();
+        }
+        self.unsent.extend(orders);
+        applied
+    }
+
+    /// Started migrations whose source has not been told yet.
+    pub fn take_unsent(&mut self) -> Vec<StartOrder> {
+        std::mem::take(&mut self.unsent)
+    }
+
+    /// Activates queued moves at the coming epoch (the caller bumps it).
+    fn activate_queued(&mut self, max_active: usize) -> Vec<StartOrder> {
         let epoch = self.map.epoch + 1;
         let mut orders = Vec::new();
         while self.map.migrations().len() < max_active {
@@ -480,9 +511,6 @@ impl ClusterState {
             } else {
                 tracing::warn!(slot = mv.slot, source = %mv.source, target = %mv.target, "dropping stale queued move");
             }
-        }
-        if !orders.is_empty() {
-            self.bump();
         }
         orders
     }
@@ -537,27 +565,67 @@ impl ClusterState {
 
     /// The source finished streaming: the target owns the slot. False for a stale report.
     pub fn migration_done(&mut self, node_id: &str, slot: u16, epoch: u64) -> bool {
-        let Some(m) = self.reported(node_id, slot, epoch) else {
-            return false;
-        };
-        self.map.set_owner(slot, Some(m.target));
-        self.map.remove_migration(slot);
-        self.progress.remove(&slot);
-        self.outcomes.done += 1;
-        self.bump();
-        true
+        self.settle_migrations(&[Report::done(node_id, slot, epoch)])[0]
     }
 
     /// The migration failed: the source keeps the slot. False for a stale report.
     pub fn migration_failed(&mut self, node_id: &str, slot: u16, epoch: u64) -> bool {
-        if self.reported(node_id, slot, epoch).is_none() {
-            return false;
+        self.settle_migrations(&[Report::failed(node_id, slot, epoch)])[0]
+    }
+
+    /// Applies sources' reports together, in one new epoch: each finished slot changes owner,
+    /// each failed one stays with its source. Slots are independent, so settling many at once
+    /// keeps every slot's own order (IMPORTING/MIGRATING, then owner). Returns, per report,
+    /// whether it applied (false: stale, e.g. a repeat or an older epoch).
+    pub fn settle_migrations(&mut self, reports: &[Report]) -> Vec<bool> {
+        let applied: Vec<bool> = reports.iter().map(|r| self.settle(r)).collect();
+        if applied.contains(&true) {
+            self.bump();
         }
-        self.map.remove_migration(slot);
-        self.progress.remove(&slot);
-        self.outcomes.failed += 1;
-        self.bump();
+        applied
+    }
+
+    fn settle(&mut self, r: &Report) -> bool {
+        let Some(m) = self.reported(&r.node_id, r.slot, r.epoch) else {
+            return false;
+        };
+        if r.done {
+            self.map.set_owner(r.slot, Some(m.target));
+            self.outcomes.done += 1;
+        } else {
+            self.outcomes.failed += 1;
+        }
+        self.map.remove_migration(r.slot);
+        self.progress.remove(&r.slot);
         true
+    }
+}
+
+/// A source node's word on one of its migrations (`MigrationDone` / `MigrationFailed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub node_id: String,
+    pub slot: u16,
+    pub epoch: u64,
+    /// Finished (the target owns the slot now) rather than failed (rolled back).
+    pub done: bool,
+}
+
+impl Report {
+    pub fn done(node_id: &str, slot: u16, epoch: u64) -> Report {
+        Report {
+            node_id: node_id.into(),
+            slot,
+            epoch,
+            done: true,
+        }
+    }
+
+    pub fn failed(node_id: &str, slot: u16, epoch: u64) -> Report {
+        Report {
+            done: false,
+            ..Report::done(node_id, slot, epoch)
+        }
     }
 }
 
@@ -648,6 +716,49 @@ mod tests {
         assert_eq!(st.map.owner(1), Some(0));
         assert!(st.map.migration(1).is_none());
         assert_eq!(st.start_queued(8).len(), 2);
+    }
+
+    #[test]
+    fn reports_settle_in_one_epoch() {
+        let (mut st, _) = cluster(2);
+        st.assign(&[0..=9], "node0").unwrap();
+        st.migrate(&[0..=9], "node0", "node1").unwrap();
+        let start = st.start_queued(10)[0].epoch;
+        let reports = [
+            Report::done("node0", 0, start),
+            Report::done("node0", 1, start),
+            Report::failed("node0", 2, start),
+            Report::done("node0", 3, start - 1),
+            Report::done("node0", 0, start),
+        ];
+        assert_eq!(
+            st.settle_migrations(&reports),
+            vec![true, true, true, false, false],
+            "a stale epoch and a repeat do not apply"
+        );
+        assert_eq!(st.map.epoch, start + 1, "one epoch for the whole group");
+        assert_eq!((st.map.owner(0), st.map.owner(1)), (Some(1), Some(1)));
+        assert_eq!(st.map.owner(2), Some(0));
+        assert_eq!(st.map.migrations().len(), 7);
+        assert_eq!(st.outcomes, Outcomes { done: 2, failed: 1 });
+        assert_eq!(st.settle_migrations(&reports[3..]), vec![false, false]);
+        assert_eq!(st.map.epoch, start + 1, "nothing applied, no new epoch");
+
+        // Settling refills the room left, in the same epoch.
+        st.migrate(&[2..=2], "node0", "node1").unwrap();
+        let done = [
+            Report::done("node0", 4, start),
+            Report::done("node0", 5, start),
+        ];
+        assert_eq!(st.settle_and_refill(&done, 7), vec![true, true]);
+        assert_eq!(st.map.epoch, start + 2);
+        let sent = st.take_unsent();
+        assert_eq!(
+            sent.iter().map(|o| (o.slot, o.epoch)).collect::<Vec<_>>(),
+            vec![(2, start + 2)]
+        );
+        assert_eq!(st.map.migrations().len(), 6);
+        assert!(st.take_unsent().is_empty());
     }
 
     #[test]

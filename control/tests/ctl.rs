@@ -35,7 +35,7 @@ fn stderr(o: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_json_matches_control() {
     let dir = tempfile::tempdir().unwrap();
-    let control = TestControl::start(dir.path()).await;
+    let control = TestControl::with(dir.path(), |c| c.max_migrations = 8).await;
     let a = FakeNode::start(&control, "node-a", Mode::Manual).await;
     let b = FakeNode::start(&control, "node-b", Mode::Manual).await;
     let mut client = control.client().await;

@@ -138,8 +138,11 @@ async fn silent_node_fails_and_comes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_target_rolls_back_the_migration() {
     let dir = tempfile::tempdir().unwrap();
-    let control =
-        TestControl::with(dir.path(), |c| c.node_timeout = Duration::from_millis(300)).await;
+    let control = TestControl::with(dir.path(), |c| {
+        c.node_timeout = Duration::from_millis(300);
+        c.max_migrations = 8;
+    })
+    .await;
     let a = FakeNode::start(&control, "node-a", Mode::Manual).await;
     let b = FakeNode::start(&control, "node-b", Mode::Manual).await;
     let alive = a.keep_alive();

@@ -100,7 +100,7 @@ async fn assign_sets_exact_owners_and_refuses_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_run_eight_at_a_time_through_the_source() {
     let dir = tempfile::tempdir().unwrap();
-    let control = TestControl::start(dir.path()).await;
+    let control = TestControl::with(dir.path(), |c| c.max_migrations = 8).await;
     let a = FakeNode::start(&control, "node-a", Mode::Manual).await;
     let b = FakeNode::start(&control, "node-b", Mode::Manual).await;
     assign(&control, 0, 19, "node-a").await.unwrap();
@@ -312,7 +312,7 @@ async fn drain_empties_a_node_then_forget_removes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_resumes_state_and_migrations_in_flight() {
     let dir = tempfile::tempdir().unwrap();
-    let control = TestControl::start(dir.path()).await;
+    let control = TestControl::with(dir.path(), |c| c.max_migrations = 8).await;
     let a = FakeNode::start(&control, "node-a", Mode::Manual).await;
     let b = FakeNode::start(&control, "node-b", Mode::Manual).await;
     assign(&control, 0, 99, "node-a").await.unwrap();
@@ -327,7 +327,7 @@ async fn restart_resumes_state_and_migrations_in_flight() {
     control.stop().await;
     assert!(dir.path().join("control-state.json").exists());
 
-    let control = TestControl::start(dir.path()).await;
+    let control = TestControl::with(dir.path(), |c| c.max_migrations = 8).await;
     a.set_control(&control);
     b.set_control(&control);
     let after = control.status().await;

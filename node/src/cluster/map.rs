@@ -55,6 +55,7 @@ pub fn apply(server: &Server, cluster: &Cluster, msg: &pb::SlotMap) -> bool {
     let old = cluster.view.swap(Arc::new(View { map, me }));
     tracing::debug!(epoch, "slot map applied");
     drop_unserved(server, cluster, &old);
+    super::migrate::forget_settled(cluster);
     cluster.epoch_tx.send_replace(epoch);
     true
 }

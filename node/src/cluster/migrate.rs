@@ -77,6 +77,16 @@ pub fn progress(cluster: &Cluster) -> Vec<(u16, u64)> {
         .collect()
 }
 
+/// Forgets finished migrations the map no longer lists (a new map is in use): control will not
+/// ask for their outcome again, and the table would otherwise grow by every slot ever sent.
+pub fn forget_settled(cluster: &Cluster) {
+    let view = cluster.view();
+    cluster.migrations.lock().retain(|&(slot, epoch), o| {
+        matches!(o, Outcome::Running(_))
+            || view.map.migration(slot).is_some_and(|m| m.epoch == epoch)
+    });
+}
+
 /// Whether the map in use has this node sending `slot` under `epoch`.
 fn still_migrating(cluster: &Cluster, slot: u16, epoch: u64) -> bool {
     let view = cluster.view();
@@ -107,8 +117,9 @@ async fn stream_slot(
             cluster.set_inflight(slot, HashSet::new());
             return Err(format!("migration of slot {slot} left the map"));
         }
-        let batch = take_batch(server, cluster, slot)?;
-        let last = batch.is_empty();
+        // A short batch emptied the slot (no key can join a MIGRATING slot: absent keys are
+        // ASKed to the target), so it is the last one: a small slot costs one round trip.
+        let (batch, last) = take_batch(server, cluster, slot)?;
         let chunk = SlotChunk {
             slot: slot.into(),
             epoch,
@@ -203,9 +214,10 @@ async fn send(target: &mut NodeClient<Channel>, chunk: SlotChunk) -> Result<(), 
 }
 
 /// Takes up to BATCH live keys out of `slot`, whatever tier holds them, and marks them in
-/// flight. Expired keys are dropped on the way (the target would skip them anyway). A cold
-/// value is fetched under the shard lock (bounded by the cold tier's timeout).
-fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Result<Vec<Entry>, String> {
+/// flight; also whether that was all of them. Expired keys are dropped on the way (the target
+/// would skip them anyway). A cold value is fetched under the shard lock (bounded by the cold
+/// tier's timeout).
+fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Result<(Vec<Entry>, bool), String> {
     let _gate = cluster.gate(slot).write();
     let now = crate::db::now_ms();
     let mut shard = server.keyspace.lock_shard(crate::db::shard_of(slot));
@@ -238,7 +250,7 @@ fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Result<Vec<Entry
         }
     }
     cluster.set_inflight(slot, batch.iter().map(|e| e.key().into()).collect());
-    Ok(batch)
+    Ok((batch, keys.len() < BATCH))
 }
 
 /// Undoes `take_batch` after a failed send: nothing could touch in-flight keys meanwhile.

@@ -5,6 +5,7 @@
 
 use crate::cluster_harness as harness;
 
+use autocache_proto::pb::control as cpb;
 use harness::{Cluster, Control};
 use redis::AsyncCommands;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,6 +86,51 @@ async fn adding_a_node_under_load_loses_nothing() {
     let (i, _) = map.node_by_id(&drained).unwrap();
     assert_eq!(map.slot_count(i), 0);
     verify(&c, &acked, failed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_slots_move_in_groups_under_writes() {
+    // Many slots in flight at once, settled and refilled in shared epochs.
+    let c = Cluster::start(2).await;
+    let r = cpb::AssignSlotsRequest {
+        ranges: vec![cpb::SlotRange {
+            start: 0,
+            end: 16383,
+        }],
+        node: c.nodes[0].id.clone(),
+    };
+    c.control.client().assign_slots(r).await.unwrap();
+    c.wait_converged().await;
+    let stop = Arc::new(AtomicBool::new(true));
+    let (before, failed_before) = writer(c.cluster_client().await, 0, 4000, stop).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(writer(
+        c.cluster_client().await,
+        100_000,
+        2000,
+        stop.clone(),
+    ));
+    let r = cpb::MigrateSlotsRequest {
+        ranges: vec![cpb::SlotRange {
+            start: 0,
+            end: 8191,
+        }],
+        source: c.nodes[0].id.clone(),
+        target: c.nodes[1].id.clone(),
+    };
+    c.control.client().migrate_slots(r).await.unwrap();
+    c.control.wait_moves_done().await;
+    stop.store(true, Ordering::Relaxed);
+    let (during, failed_during) = task.await.unwrap();
+    c.wait_converged().await;
+
+    let map = c.control.map().await;
+    let index = |i: usize| map.node_by_id(&c.nodes[i].id).unwrap().0;
+    assert_eq!(map.ranges_of(index(1)), vec![(0, 8191)]);
+    assert_eq!(map.ranges_of(index(0)), vec![(8192, 16383)]);
+    let acked: Vec<usize> = before.into_iter().chain(during).collect();
+    verify(&c, &acked, failed_before + failed_during).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
