@@ -828,6 +828,64 @@ mod tests {
         check_same(&z, &kept);
     }
 
+    /// Large enough for nodes taller than the inline levels and a deep list: every rank,
+    /// score and iteration after inserts, score moves (in place and across the order),
+    /// removals and rank-range removals.
+    #[test]
+    fn large_set_ranks_after_inserts_updates_removes() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut z = ZSet::Skiplist(Box::default());
+        let mut model = std::collections::BTreeMap::new();
+        let key = |s: f64, m: &[u8]| (s.to_bits() ^ (1 << 63), m.to_vec());
+        let name = |i: u32| format!("element:{i:012}").into_bytes();
+        let mut scores = vec![None; 40_000];
+        for round in 0..4 {
+            for _ in 0..20_000 {
+                let i = rng.u32(0..40_000);
+                let m = name(i);
+                // Few distinct scores: ties ordered by member.
+                let s = rng.u32(0..5000) as f64;
+                let old = scores[i as usize].replace(s);
+                assert_eq!(z.insert(&m, s), old.is_none());
+                if let Some(o) = old {
+                    model.remove(&key(o, &m));
+                }
+                model.insert(key(s, &m), (m, s));
+            }
+            for _ in 0..5_000 {
+                let i = rng.u32(0..40_000);
+                let m = name(i);
+                let had = scores[i as usize].take();
+                assert_eq!(z.remove(&m), had.is_some());
+                if let Some(o) = had {
+                    model.remove(&key(o, &m));
+                }
+            }
+            let start = rng.usize(0..z.len());
+            let mut gone = Vec::new();
+            z.remove_ranks(start, 100, |m, s| gone.push((m, s)));
+            for (m, s) in gone {
+                model.remove(&key(s, &m));
+                let i: u32 = std::str::from_utf8(&m[8..]).unwrap().parse().unwrap();
+                scores[i as usize] = None;
+            }
+            let want: Vec<&(Vec<u8>, f64)> = model.values().collect();
+            assert_eq!(z.len(), want.len(), "round {round}");
+            assert!(z
+                .iter()
+                .map(|(m, s)| (m.to_vec(), s))
+                .eq(want.iter().map(|e| (*e).clone())));
+            for (r, (m, s)) in want.iter().enumerate().step_by(37) {
+                assert_eq!(z.rank(m), Some(r));
+                assert_eq!(z.score(m), Some(*s));
+                assert_eq!(z.get_rank(r), Some((m.as_slice(), *s)));
+            }
+            if let ZSet::Skiplist(s) = &z {
+                s.check();
+            }
+        }
+    }
+
     #[test]
     fn scan_visits_every_member_across_resizes() {
         let mut z = ZSet::Skiplist(Box::default());
