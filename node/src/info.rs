@@ -241,6 +241,12 @@ fn memory_section(server: &Server, _ks: &KeyspaceSummary, out: &mut String) {
         "{}",
         rss as i64 - used as i64
     );
+    field!(
+        out,
+        "mem_not_counted_for_evict",
+        "{}",
+        server.memory.not_counted()
+    );
     field!(out, "mem_allocator", "{}", allocator_name());
 }
 

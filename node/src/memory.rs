@@ -10,6 +10,41 @@ pub struct Memory {
     peak: AtomicU64,
     /// Allocated when the server started (empty keyspace): INFO's used_memory_startup.
     startup: AtomicU64,
+    /// Buffers that are not data (a cold segment being built and uploaded): reported in
+    /// used_memory, left out when enforcing maxmemory, as Redis leaves out replica and AOF
+    /// buffers (INFO's mem_not_counted_for_evict).
+    not_counted: AtomicU64,
+}
+
+/// Bytes left out of maxmemory while it lives (see [`Memory::not_counted`]).
+pub struct NotCounted<'m> {
+    memory: &'m Memory,
+    bytes: u64,
+}
+
+impl NotCounted<'_> {
+    /// The buffer grew or shrank to `bytes`. Shrinking refreshes the used figure first: the
+    /// cached one still holds the freed buffer, and without it until the next tick every
+    /// write would find memory over the limit.
+    pub fn set(&mut self, bytes: u64) {
+        if bytes >= self.bytes {
+            self.memory
+                .not_counted
+                .fetch_add(bytes - self.bytes, Relaxed);
+        } else {
+            self.memory.refresh();
+            self.memory
+                .not_counted
+                .fetch_sub(self.bytes - bytes, Relaxed);
+        }
+        self.bytes = bytes;
+    }
+}
+
+impl Drop for NotCounted<'_> {
+    fn drop(&mut self) {
+        self.set(0);
+    }
 }
 
 /// Bytes currently allocated by the process, fresh from jemalloc.
@@ -57,6 +92,25 @@ impl Memory {
 
     pub fn peak(&self) -> u64 {
         self.peak.load(Relaxed)
+    }
+
+    /// What maxmemory is enforced against: used memory without the buffers that are not
+    /// data.
+    pub fn for_eviction(&self) -> u64 {
+        self.used().saturating_sub(self.not_counted())
+    }
+
+    pub fn not_counted(&self) -> u64 {
+        self.not_counted.load(Relaxed)
+    }
+
+    /// Starts leaving a buffer out of maxmemory; `set` its size as it changes. Declare the
+    /// guard before the buffers, so that they are freed before it is dropped.
+    pub fn not_counted_guard(&self) -> NotCounted<'_> {
+        NotCounted {
+            memory: self,
+            bytes: 0,
+        }
     }
 
     /// An eviction freed about `bytes`.

@@ -270,7 +270,7 @@ pub fn free_memory(server: &Server, max: u64) -> CmdResult {
     let samples = server.settings.maxmemory_samples.load(Relaxed) as usize;
     // Bounded: one command never evicts forever.
     for _ in 0..10_000 {
-        if server.memory.used() <= max {
+        if server.memory.for_eviction() <= max {
             return Ok(());
         }
         match evict::evict_one(&server.keyspace, policy, &clock, samples) {
@@ -278,7 +278,7 @@ pub fn free_memory(server: &Server, max: u64) -> CmdResult {
             None => return Err(CmdError::Oom),
         }
     }
-    if server.memory.used() <= max {
+    if server.memory.for_eviction() <= max {
         Ok(())
     } else {
         Err(CmdError::Oom)

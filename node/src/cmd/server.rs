@@ -445,7 +445,7 @@ fn evict_to_limit(ctx: &mut Ctx<'_, '_>) {
         return;
     }
     ctx.server.memory.refresh();
-    if ctx.server.memory.used() > max {
+    if ctx.server.memory.for_eviction() > max {
         tracing::warn!(
             maxmemory = max,
             used = ctx.server.memory.used(),

@@ -132,9 +132,17 @@ fn pass(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Result<(),
 /// Fills one segment with the coldest candidates, uploads it and points the warm tier at it.
 /// Returns the bytes moved.
 fn demote_one(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Result<u64, TierError> {
-    // Whole segments (S3 bills per request): at most one segment past the need.
-    let target = cold.segment_bytes;
+    // Whole segments (S3 bills per request): at most one segment past the need. A segment
+    // is built in memory (about five times its size at the peak), so under a small
+    // maxmemory it shrinks to a sixteenth of it.
+    let max = server.settings.maxmemory.load(Relaxed) as usize;
+    let target = match max {
+        0 => cold.segment_bytes,
+        _ => cold.segment_bytes.min((max / 16).max(64 << 10)),
+    };
     let now = crate::db::now_ms();
+    // Candidates and the segment are buffers, not data: outside maxmemory.
+    let mut buffers = server.memory.not_counted_guard();
     let mut cands = Vec::new();
     let mut bytes = 0usize;
     for _ in 0..SLOT_COUNT {
@@ -145,7 +153,11 @@ fn demote_one(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Resu
             .keyspace
             .lock_shard(shard_of(slot))
             .cold_candidates(slot, now, &mut cands);
-        bytes += cands[before..].iter().map(|c| c.1.len()).sum::<usize>();
+        bytes += cands[before..]
+            .iter()
+            .map(|c| c.0.len() + c.1.len())
+            .sum::<usize>();
+        buffers.set(bytes as u64);
         // Gather twice what fits, then keep the coldest half.
         if bytes >= 2 * target {
             break;
@@ -162,6 +174,11 @@ fn demote_one(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Resu
         }
         seg.push(k, v);
     }
+    // Its records, their expected values, the body, and the SDK's request buffers: about
+    // five segments' worth, measured (INFO used_memory during a 4 MiB segment's upload).
+    // Raised before the copies are made, so that the figure never trails the memory.
+    let len = seg.len() as u64;
+    buffers.set((bytes as u64 + len).max(5 * len));
     let expect: Vec<Vec<u8>> = seg.records.iter().map(|r| r.1.clone()).collect();
     let (n, moved) = publish(server, warm, cold, &seg, expect)?;
     cold.stats.demotions.fetch_add(n, Relaxed);
@@ -211,7 +228,10 @@ fn publish(
 /// Garbage collection of one segment: its records still pointed at move to a new segment,
 /// then the object goes.
 fn collect(server: &Server, warm: &Warm, cold: &Cold, id: u64) -> Result<(), TierError> {
+    let mut buffers = server.memory.not_counted_guard();
     let body = cold.get_segment(id)?;
+    // The old body, the new segment's records, values, body and request: as above.
+    buffers.set(6 * body.len() as u64);
     let records = cold::parse_segment(&body)?;
     let mut seg = cold.new_segment();
     let mut expect = Vec::new();

@@ -116,7 +116,7 @@ fn sweep(server: &Server, from: u16) -> u16 {
 /// Reads bring entries up without a write to trigger eviction: demote here too.
 fn enforce_maxmemory(server: &Server) {
     let max = server.settings.maxmemory.load(Relaxed);
-    if max > 0 && server.memory.used() > max {
+    if max > 0 && server.memory.for_eviction() > max {
         let _ = crate::cmd::free_memory(server, max);
     }
 }

@@ -277,3 +277,34 @@ async fn expired_cold_keys_never_resurface() {
     raw.call(&["GET", "long"], &bulk(&"q".repeat(300))).await;
     node.terminate().await;
 }
+
+/// Segments are built in memory; those buffers are not data, so they are left out of
+/// maxmemory (INFO's mem_not_counted_for_evict), and under a small maxmemory segments shrink
+/// to a sixteenth of it: writes keep being accepted with a configured segment size twice
+/// the whole memory budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_buffers_do_not_count_against_maxmemory() {
+    let s3 = S3Server::start().await;
+    s3.create_bucket(BUCKET).await;
+    let dir = tempfile::tempdir().unwrap();
+    let node = cold_node(dir.path(), &s3, &["--s3-segment-bytes", "4mb"]).await;
+    let mut c = node.client().await;
+    let base = info_u64(&mut c, "memory", "used_memory").await;
+    set_maxmemory(&mut c, base + BUDGET).await;
+    // 16 MiB of 4 KiB values, four times the segment size: demotion runs while we write.
+    let value = "v".repeat(4096);
+    for i in 0..4096 {
+        let r: redis::RedisResult<()> = c.set(format!("big:{i}"), &value).await;
+        assert!(r.is_ok(), "SET big:{i}: {r:?}");
+    }
+    wait_until(Duration::from_secs(60), || {
+        let mut c = c.clone();
+        async move { info_u64(&mut c, "tiers", "cold_keys").await > 0 }
+    })
+    .await;
+    let mut raw = node.raw().await;
+    raw.call(&["STRLEN", "big:0"], b":4096\r\n").await;
+    raw.call(&["STRLEN", "big:4095"], b":4096\r\n").await;
+    raw.call(&["DBSIZE"], b":4096\r\n").await;
+    node.terminate().await;
+}
