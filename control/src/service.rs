@@ -158,6 +158,8 @@ impl Control for ControlService {
                 .map(|()| s.map.to_proto())
         });
         let map = map.map_err(status)?;
+        // Migrations it sends are re-sent (see State::register).
+        self.shared.migrate_wake.notify_one();
         tracing::info!(node = %r.node_id, resp = %r.resp_addr, grpc = %r.grpc_addr, "node registered");
         Ok(Response::new(pb::RegisterReply { map: Some(map) }))
     }

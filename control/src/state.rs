@@ -230,6 +230,16 @@ impl ClusterState {
                 self.bump();
             }
         }
+        // A node that registers again has restarted: the migrations it was sending died
+        // with it (the node treats a repeated order as a no-op when it still runs one).
+        let resend: Vec<StartOrder> = self
+            .map
+            .migrations()
+            .iter()
+            .filter(|m| self.node(m.source).id == id)
+            .map(|m| self.order(m))
+            .collect();
+        self.unsent.extend(resend);
         Ok(())
     }
 

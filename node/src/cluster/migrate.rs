@@ -131,6 +131,11 @@ async fn stream_slot(
             put_back(server, cluster, slot, batch);
             return Err(e);
         }
+        // The target holds them (durably, see `import`): their deletion here may go down.
+        server
+            .keyspace
+            .lock_shard(crate::db::shard_of(slot))
+            .release_deletions(batch.iter().map(|e| e.key()));
         sent.fetch_add(batch.len() as u64, Relaxed);
         cluster
             .keys_migrated_out
@@ -249,6 +254,7 @@ fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Result<(Vec<Entr
             None => {}
         }
     }
+    shard.hold_deletions(batch.iter().map(|e| e.key()));
     cluster.set_inflight(slot, batch.iter().map(|e| e.key().into()).collect());
     Ok((batch, keys.len() < BATCH))
 }
@@ -257,9 +263,11 @@ fn take_batch(server: &Server, cluster: &Cluster, slot: u16) -> Result<(Vec<Entr
 fn put_back(server: &Server, cluster: &Cluster, slot: u16, batch: Vec<Entry>) {
     let _gate = cluster.gate(slot).write();
     let mut shard = server.keyspace.lock_shard(crate::db::shard_of(slot));
+    let keys: Vec<Box<[u8]>> = batch.iter().map(|e| e.key().into()).collect();
     for e in batch {
         shard.insert(slot, e);
     }
+    shard.release_deletions(keys.iter().map(|k| &**k));
     cluster.set_inflight(slot, HashSet::new());
 }
 
@@ -349,6 +357,15 @@ pub async fn import(server: &Server, chunk: &SlotChunk) -> Result<u64, tonic::St
         };
         shard.insert(slot, entry);
         inserted += 1;
+    }
+    // Tiered: the acknowledgement lets the source delete its copies, so the records reach
+    // the warm tier (its log) first; a failure makes the source send the chunk again.
+    if inserted > 0 {
+        if let Err(e) = shard.flush_dirty() {
+            return Err(tonic::Status::unavailable(format!(
+                "writing imported keys to the warm tier: {e}"
+            )));
+        }
     }
     cluster.keys_migrated_in.fetch_add(inserted, Relaxed);
     Ok(inserted)

@@ -26,6 +26,9 @@ pub(crate) struct WarmState {
     /// Keys in memory whose warm copy is a pointer into a cold segment (segment, length):
     /// when such a key changes, its bytes in that segment become garbage.
     promoted: HashMap<Box<[u8]>, (u64, u32)>,
+    /// Keys a migration took out and sent, not yet acknowledged by the target: their
+    /// deletion stays dirty (unflushed), so that a crash meanwhile finds them here still.
+    held: HashSet<Box<[u8]>>,
 }
 
 impl WarmState {
@@ -36,6 +39,7 @@ impl WarmState {
             cold: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
             cold_total: 0,
             promoted: HashMap::new(),
+            held: HashSet::new(),
         }
     }
 
@@ -84,6 +88,24 @@ impl Shard {
     pub fn slot_key_count(&self, slot: u16) -> usize {
         let i = self.local(slot);
         self.slots[i].len() + self.warm.as_ref().map_or(0, |w| w.cold[i] as usize)
+    }
+
+    /// Migration: the deletions of `keys` (taken out and sent to a target) are not flushed
+    /// until [`Shard::release_deletions`], so a crash before the target acknowledges them
+    /// finds them in the warm tier still — on the source, never on neither node.
+    pub fn hold_deletions<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if let Some(w) = &mut self.warm {
+            w.held.extend(keys.into_iter().map(Box::from));
+        }
+    }
+
+    /// The target acknowledged `keys` (or they were put back): flush them as they are now.
+    pub fn release_deletions<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        if let Some(w) = &mut self.warm {
+            for k in keys {
+                w.held.remove(k);
+            }
+        }
     }
 
     /// The write hook's tier part: remember `key` for the next flush.
@@ -159,7 +181,20 @@ impl Shard {
         if w.dirty.is_empty() {
             return Ok(0);
         }
-        let dirty = std::mem::take(&mut w.dirty);
+        let mut dirty = std::mem::take(&mut w.dirty);
+        if !w.held.is_empty() {
+            let (held, kept) = (&w.held, &mut w.dirty);
+            dirty.retain(|k| {
+                let hold = held.contains(k);
+                if hold {
+                    kept.insert(k.clone());
+                }
+                !hold
+            });
+            if dirty.is_empty() {
+                return Ok(0);
+            }
+        }
         let mut ops = Vec::with_capacity(dirty.len() + 1);
         let mut tables = 0u64; // SLOTS_PER_SHARD == 64
         for key in &dirty {
@@ -179,7 +214,13 @@ impl Shard {
             }
         }
         for i in (0..SLOTS_PER_SHARD).filter(|i| tables & (1 << i) != 0) {
-            let count = self.slots[i].len() as u64 + w.cold[i];
+            // Held keys are still in the store: counted, so the count never undercounts.
+            let held = w
+                .held
+                .iter()
+                .filter(|k| key_slot(k) as usize / super::SHARDS == i)
+                .count() as u64;
+            let count = self.slots[i].len() as u64 + w.cold[i] + held;
             let slot = (i * super::SHARDS + self.index) as u16;
             ops.push(Op::Put(tier::count_key(slot), count.to_le_bytes().to_vec()));
         }
