@@ -121,6 +121,16 @@ impl Control {
     }
 
     /// Stops the service (a restart is `Control::start_at` with the same address and dir).
+    /// Stops control abruptly, as a crash would: its task is dropped at its next await, with
+    /// no shutdown step (state it already wrote is all a restart finds).
+    pub async fn kill(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.stop.take();
+    }
+
     pub async fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -135,6 +135,16 @@ async fn thousands_of_slots_move_in_groups_under_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_restart_mid_migration_loses_nothing() {
+    control_gone_mid_migration(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_crash_mid_migration_loses_nothing() {
+    control_gone_mid_migration(true).await;
+}
+
+/// Control stopped (or crashed: `kill`) while moves run, then restarted on its data dir.
+async fn control_gone_mid_migration(kill: bool) {
     let mut c = Cluster::start(2).await;
     c.rebalance().await;
     let stop = Arc::new(AtomicBool::new(true));
@@ -156,7 +166,11 @@ async fn control_restart_mid_migration_loses_nothing() {
     )
     .await;
     let (addr, dir) = (c.control.addr, c.control.dir.clone());
-    c.control.stop().await;
+    if kill {
+        c.control.kill().await;
+    } else {
+        c.control.stop().await;
+    }
 
     // Nodes keep serving with their last map while control is away.
     let mut cc = c.cluster_client().await;
