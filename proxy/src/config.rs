@@ -40,6 +40,12 @@ pub struct Config {
     /// run several sessions in parallel.
     #[arg(long, env = "AUTOCACHE_PROXY_STREAMS_PER_NODE", default_value_t = 1)]
     pub streams_per_node: usize,
+    /// Runtime worker threads. One keeps every hop of a command (client connection, node
+    /// stream, HTTP/2 connection) on one thread, without cross-thread wake-ups: measured
+    /// 8-25 % more throughput than two on a 2-core box shared with a node; raise it on a
+    /// proxy with cores of its own.
+    #[arg(long, env = "AUTOCACHE_PROXY_THREADS", default_value_t = 1, value_parser = parse_threads)]
+    pub threads: usize,
 }
 
 impl Config {
@@ -54,7 +60,16 @@ impl Config {
             request_timeout: Duration::from_secs(5),
             max_inflight: 65536,
             streams_per_node: 1,
+            threads: 1,
         }
+    }
+}
+
+/// A worker thread count: 1 to 1024.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("invalid thread count '{s}' (1 to 1024)")),
     }
 }
 

@@ -5,8 +5,7 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -14,6 +13,15 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = autocache_proxy::Config::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(serve(config))
+}
+
+async fn serve(config: autocache_proxy::Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.addr)
         .await
         .with_context(|| format!("binding {}", config.addr))?;

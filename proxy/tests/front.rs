@@ -364,6 +364,7 @@ async fn the_binary_reads_env_vars_and_stops_on_sigterm() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_autocache-proxy"))
         .env("AUTOCACHE_PROXY_ADDR", port.to_string())
         .env("AUTOCACHE_PROXY_REQUIREPASS", "pw")
+        .env("AUTOCACHE_PROXY_THREADS", "2")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -388,4 +389,20 @@ async fn the_binary_reads_env_vars_and_stops_on_sigterm() {
     r.expect_closed().await;
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn the_binary_refuses_a_thread_count_of_zero() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autocache-proxy"))
+        .args(["--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "invalid value '0' for '--threads <THREADS>': invalid thread count '0' (1 to 1024)"
+        ),
+        "{err}"
+    );
 }
