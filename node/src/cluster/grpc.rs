@@ -141,7 +141,7 @@ async fn session(
         };
         let mut replies = Vec::with_capacity(batch.commands.len());
         for c in batch.commands {
-            replies.push(run_one(&server, &mut state, &mut out, c).await);
+            replies.push(run_one(&server, &mut state, &mut out, c, &tx).await);
         }
         if tx.send(Ok(ReplyBatch { replies })).await.is_err() {
             break;
@@ -159,6 +159,7 @@ async fn run_one(
     state: &mut ClientState,
     out: &mut ReplyBuf,
     c: pb::Command,
+    replies: &mpsc::Sender<Result<ReplyBatch, Status>>,
 ) -> pb::Reply {
     out.buf.clear();
     out.proto = if c.resp_version == 3 {
@@ -190,7 +191,7 @@ async fn run_one(
         }
         if let Some(block) = state.block.take() {
             let blocked = Blocked::new(block, req);
-            wait_blocked(server, state, out, blocked).await;
+            wait_blocked(server, state, out, blocked, replies).await;
         }
         state.redirect.take()
     };
@@ -222,11 +223,14 @@ fn redirect(r: Redirect) -> pb::Redirect {
 
 /// A blocking pop on a session stream: parks until a write to one of its keys serves it or
 /// its timeout passes (the stream is dedicated to this client, so waiting here is right).
+/// The proxy closing the stream (its client hung up) ends the wait: a waiter nobody reads
+/// would otherwise take the next pushed element with it.
 async fn wait_blocked(
     server: &Server,
     state: &mut ClientState,
     out: &mut ReplyBuf,
     mut b: Blocked,
+    replies: &mpsc::Sender<Result<ReplyBatch, Status>>,
 ) {
     b.register(server);
     let mut epochs = server.cluster.as_ref().map(|c| c.watch_epoch());
@@ -251,6 +255,10 @@ async fn wait_blocked(
                     b.reply.write(out);
                     break;
                 }
+            }
+            _ = replies.closed() => {
+                out.buf.clear();
+                break;
             }
             _ = crate::client::map_changed(&mut epochs) => {
                 if let Some(refusal) = redirect::blocked_refusal(server, &b.keys) {

@@ -5,8 +5,9 @@
 use crate::cluster_harness as harness;
 
 use autocache_proto::slot::key_slot;
-use harness::{Cluster, Node};
+use harness::{wait_for, Cluster, Node};
 use redis::AsyncCommands;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unassigned_slots_answer_clusterdown() {
@@ -286,4 +287,57 @@ async fn execute_batches_and_node_info_over_grpc() {
             keys: 1
         }]
     );
+}
+
+/// A proxy session blocked in BLPOP whose stream closes (its client hung up) leaves the
+/// key's wait queue at once: the next push is not taken by a waiter nobody reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_grpc_session_that_closes_stops_waiting() {
+    use autocache_proto::pb::node::{self as npb, node_client::NodeClient};
+    let c = Cluster::start(1).await;
+    c.rebalance().await;
+    let node = &c.nodes[0];
+    let mut client = NodeClient::connect(format!("http://{}", node.grpc))
+        .await
+        .unwrap();
+    let blpop = npb::Command {
+        id: 1,
+        args: ["BLPOP", "{q}list", "0"]
+            .iter()
+            .map(|a| a.as_bytes().to_vec().into())
+            .collect(),
+        resp_version: 2,
+        asking: false,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tx.send(npb::CommandBatch {
+        commands: vec![blpop],
+    })
+    .await
+    .unwrap();
+    let replies = client
+        .execute(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let blocked = |n: &'static str| async move {
+        node.cmd_string(&["INFO", "clients"])
+            .await
+            .contains(&format!("blocked_clients:{n}\r\n"))
+    };
+    wait_for("the session to block", Duration::from_secs(10), || {
+        blocked("1")
+    })
+    .await;
+    drop(replies);
+    drop(tx);
+    wait_for(
+        "the closed session to leave",
+        Duration::from_secs(10),
+        || blocked("0"),
+    )
+    .await;
+    let mut raw = node.raw().await;
+    raw.call(&["RPUSH", "{q}list", "x"], ":1\r\n").await;
+    raw.call(&["LLEN", "{q}list"], ":1\r\n").await;
 }
