@@ -177,10 +177,19 @@ impl Node {
 
     /// With extra `AUTOCACHE_*` settings (e.g. `--storage tiered` as AUTOCACHE_STORAGE).
     pub async fn start_with_env(control: SocketAddr, dir: &Path, env: &[(&str, &str)]) -> Node {
-        let port = free_port();
-        let gport = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let grpc: SocketAddr = format!("127.0.0.1:{gport}").parse().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Node::start_on(control, dir, env, addr, grpc).await
+    }
+
+    /// On given addresses (a restart where it ran before, as a StatefulSet pod keeps its name).
+    pub async fn start_on(
+        control: SocketAddr,
+        dir: &Path,
+        env: &[(&str, &str)],
+        addr: SocketAddr,
+        grpc: SocketAddr,
+    ) -> Node {
         std::fs::create_dir_all(dir).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_autocache-node"))
             .arg("--addr")

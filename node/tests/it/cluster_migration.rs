@@ -314,3 +314,50 @@ async fn a_tiered_source_killed_with_a_batch_in_flight_loses_nothing() {
         assert_eq!(v, Some(format!("v{i}")), "{{t}}{i}");
     }
 }
+
+/// The target killed (-9) while a batch is in flight and restarted on its addresses (as a
+/// StatefulSet pod comes back under its name): the migration resumes or rolls back, and
+/// every key ends on exactly one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_killed_with_a_batch_in_flight_loses_nothing() {
+    let env = [("AUTOCACHE_STORAGE", "tiered")];
+    let mut c = Cluster::start_with_env(2, &env).await;
+    assign_all_to_first(&c).await;
+    let slot = key_slot(b"t");
+    let slot_s = slot.to_string();
+    let mut raw = c.nodes[0].raw().await;
+    for i in 0..600 {
+        raw.call(&["SET", &format!("{{t}}{i}"), &format!("v{i}")], "+OK\r\n")
+            .await;
+    }
+    c.nodes[1].signal("STOP");
+    c.control
+        .migrate(slot, &c.nodes[0].id, &c.nodes[1].id)
+        .await;
+    wait_for("a batch in flight", Duration::from_secs(30), || async {
+        c.nodes[0]
+            .cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s])
+            .await
+            == "100"
+    })
+    .await;
+    c.nodes[1].signal("KILL");
+    let (dir, addr, grpc) = (c.nodes[1].dir.clone(), c.nodes[1].addr, c.nodes[1].grpc);
+    c.nodes[1] = harness::Node::start_on(c.control.addr, &dir, &env, addr, grpc).await;
+
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    let mut total = 0;
+    for n in &c.nodes {
+        let count = n.cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s]).await;
+        total += count.parse::<u64>().unwrap();
+    }
+    assert_eq!(total, 600, "every key on exactly one node");
+    let mut client = c.cluster_client().await;
+    for i in 0..600 {
+        let v: Option<String> = redis::AsyncCommands::get(&mut client, format!("{{t}}{i}"))
+            .await
+            .unwrap();
+        assert_eq!(v, Some(format!("v{i}")), "{{t}}{i}");
+    }
+}
