@@ -25,6 +25,53 @@ async fn assign_all_to_first(c: &Cluster) {
     c.wait_converged().await;
 }
 
+/// Keys of the slot the in-flight tests move: `{t}0` … `{t}599`, value `v<i>` — more than
+/// one batch (500), so some stay behind while the first is in flight.
+const KEYS: usize = 600;
+
+async fn write_slot_keys(raw: &mut harness::Raw) {
+    for i in 0..KEYS {
+        raw.call(&["SET", &format!("{{t}}{i}"), &format!("v{i}")], "+OK\r\n")
+            .await;
+    }
+}
+
+/// Freezes the target and starts moving slot `{t}` to it: the first batch (500 keys) leaves
+/// the source and stays in flight, unacknowledged.
+async fn start_a_stuck_batch(c: &Cluster, slot: u16) {
+    let (src, dst) = (&c.nodes[0], &c.nodes[1]);
+    dst.signal("STOP");
+    c.control.migrate(slot, &src.id, &dst.id).await;
+    let slot_s = slot.to_string();
+    wait_for("a batch in flight", Duration::from_secs(30), || async {
+        src.cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s])
+            .await
+            == (KEYS - 500).to_string()
+    })
+    .await;
+}
+
+/// Once the moves are over: every key of slot `{t}` on exactly one node, with its value.
+async fn assert_slot_whole(c: &Cluster, slot: u16) {
+    c.control.wait_moves_done().await;
+    c.wait_converged().await;
+    let mut total = 0;
+    for n in &c.nodes {
+        let count = n
+            .cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
+            .await;
+        total += count.parse::<usize>().unwrap();
+    }
+    assert_eq!(total, KEYS, "every key on exactly one node");
+    let mut client = c.cluster_client().await;
+    for i in 0..KEYS {
+        let v: Option<String> = redis::AsyncCommands::get(&mut client, format!("{{t}}{i}"))
+            .await
+            .unwrap();
+        assert_eq!(v, Some(format!("v{i}")), "{{t}}{i}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_in_flight_is_waited_for_and_split_multi_key_requests_get_tryagain() {
     let c = Cluster::start(2).await;
@@ -33,22 +80,8 @@ async fn a_key_in_flight_is_waited_for_and_split_multi_key_requests_get_tryagain
     let slot = key_slot(b"t");
     let slot_s = slot.to_string();
     let mut raw = src.raw().await;
-    // More keys than one batch (500): some stay behind while the first batch is in flight.
-    for i in 0..600 {
-        raw.call(&["SET", &format!("{{t}}{i}"), &format!("v{i}")], "+OK\r\n")
-            .await;
-    }
-
-    // The target is frozen, so the first batch cannot be acknowledged: 500 keys leave the
-    // slot and stay in flight.
-    dst.signal("STOP");
-    c.control.migrate(slot, &src.id, &dst.id).await;
-    wait_for("a batch in flight", Duration::from_secs(30), || async {
-        src.cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s])
-            .await
-            == "100"
-    })
-    .await;
+    write_slot_keys(&mut raw).await;
+    start_a_stuck_batch(&c, slot).await;
     let mut conn = crate::common::connect(&src.url()).await;
     let present: Vec<String> = redis::cmd("CLUSTER")
         .arg("GETKEYSINSLOT")
@@ -58,7 +91,7 @@ async fn a_key_in_flight_is_waited_for_and_split_multi_key_requests_get_tryagain
         .await
         .unwrap();
     assert_eq!(present.len(), 100);
-    let inflight = (0..600)
+    let inflight = (0..KEYS)
         .map(|i| format!("{{t}}{i}"))
         .find(|k| !present.contains(k))
         .unwrap();
@@ -98,7 +131,7 @@ async fn a_key_in_flight_is_waited_for_and_split_multi_key_requests_get_tryagain
     on_dst
         .call(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s], ":600\r\n")
         .await;
-    for i in 0..600 {
+    for i in 0..KEYS {
         let v = format!("v{i}");
         on_dst
             .call(
@@ -259,12 +292,8 @@ async fn a_tiered_source_killed_with_a_batch_in_flight_loses_nothing() {
     let mut c = Cluster::start_with_env(2, &env).await;
     assign_all_to_first(&c).await;
     let slot = key_slot(b"t");
-    let slot_s = slot.to_string();
     let mut raw = c.nodes[0].raw().await;
-    for i in 0..600 {
-        raw.call(&["SET", &format!("{{t}}{i}"), &format!("v{i}")], "+OK\r\n")
-            .await;
-    }
+    write_slot_keys(&mut raw).await;
     let dirty = |n: &'static str| {
         let src = &c.nodes[0];
         async move {
@@ -275,17 +304,7 @@ async fn a_tiered_source_killed_with_a_batch_in_flight_loses_nothing() {
     };
     wait_for("the writes flushed", Duration::from_secs(30), || dirty("0")).await;
 
-    c.nodes[1].signal("STOP");
-    c.control
-        .migrate(slot, &c.nodes[0].id, &c.nodes[1].id)
-        .await;
-    wait_for("a batch in flight", Duration::from_secs(30), || async {
-        c.nodes[0]
-            .cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s])
-            .await
-            == "100"
-    })
-    .await;
+    start_a_stuck_batch(&c, slot).await;
     // Two more flusher passes, each seen through a write of its own: the 500 deletions
     // stay unflushed while their batch is unacknowledged.
     for other in ["other1", "other2"] {
@@ -297,22 +316,7 @@ async fn a_tiered_source_killed_with_a_batch_in_flight_loses_nothing() {
     let dir = c.nodes[0].dir.clone();
     c.nodes[0] = harness::Node::start_with_env(c.control.addr, &dir, &env).await;
     c.nodes[1].signal("CONT");
-
-    c.control.wait_moves_done().await;
-    c.wait_converged().await;
-    let mut total = 0;
-    for n in &c.nodes {
-        let count = n.cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s]).await;
-        total += count.parse::<u64>().unwrap();
-    }
-    assert_eq!(total, 600, "every key on exactly one node");
-    let mut client = c.cluster_client().await;
-    for i in 0..600 {
-        let v: Option<String> = redis::AsyncCommands::get(&mut client, format!("{{t}}{i}"))
-            .await
-            .unwrap();
-        assert_eq!(v, Some(format!("v{i}")), "{{t}}{i}");
-    }
+    assert_slot_whole(&c, slot).await;
 }
 
 /// The target killed (-9) while a batch is in flight and restarted on its addresses (as a
@@ -324,40 +328,11 @@ async fn a_target_killed_with_a_batch_in_flight_loses_nothing() {
     let mut c = Cluster::start_with_env(2, &env).await;
     assign_all_to_first(&c).await;
     let slot = key_slot(b"t");
-    let slot_s = slot.to_string();
     let mut raw = c.nodes[0].raw().await;
-    for i in 0..600 {
-        raw.call(&["SET", &format!("{{t}}{i}"), &format!("v{i}")], "+OK\r\n")
-            .await;
-    }
-    c.nodes[1].signal("STOP");
-    c.control
-        .migrate(slot, &c.nodes[0].id, &c.nodes[1].id)
-        .await;
-    wait_for("a batch in flight", Duration::from_secs(30), || async {
-        c.nodes[0]
-            .cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s])
-            .await
-            == "100"
-    })
-    .await;
+    write_slot_keys(&mut raw).await;
+    start_a_stuck_batch(&c, slot).await;
     c.nodes[1].signal("KILL");
     let (dir, addr, grpc) = (c.nodes[1].dir.clone(), c.nodes[1].addr, c.nodes[1].grpc);
     c.nodes[1] = harness::Node::start_on(c.control.addr, &dir, &env, addr, grpc).await;
-
-    c.control.wait_moves_done().await;
-    c.wait_converged().await;
-    let mut total = 0;
-    for n in &c.nodes {
-        let count = n.cmd_string(&["CLUSTER", "COUNTKEYSINSLOT", &slot_s]).await;
-        total += count.parse::<u64>().unwrap();
-    }
-    assert_eq!(total, 600, "every key on exactly one node");
-    let mut client = c.cluster_client().await;
-    for i in 0..600 {
-        let v: Option<String> = redis::AsyncCommands::get(&mut client, format!("{{t}}{i}"))
-            .await
-            .unwrap();
-        assert_eq!(v, Some(format!("v{i}")), "{{t}}{i}");
-    }
+    assert_slot_whole(&c, slot).await;
 }
