@@ -232,6 +232,10 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
                 out.buf.extend_from_slice(&messages);
             }
             if !out.is_empty() {
+                // Let every other client with input ready run first, then write: replies
+                // leave in one burst per scheduler pass, as Redis writes them before it
+                // sleeps, and the client wakes once for many of them.
+                tokio::task::yield_now().await;
                 stream.write_all(&out.buf).await?;
                 server
                     .stats
