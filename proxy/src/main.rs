@@ -5,6 +5,11 @@ use anyhow::Context;
 use clap::Parser;
 use tokio::net::TcpListener;
 
+// jemalloc: the proxy allocates a few small objects per command (its arguments, the reply
+// slot); glibc's malloc took 16 % of the proxy's time at -P 16, jemalloc's thread caches less.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(

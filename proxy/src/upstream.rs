@@ -356,6 +356,16 @@ async fn serve(
                 if n == 0 {
                     break true;
                 }
+                // The first command woke this task before the other clients with input ready
+                // had run: let them run and queue theirs, so that one batch carries them all.
+                tokio::task::yield_now().await;
+                while buf.len() < 1024 {
+                    match jobs.try_recv() {
+                        Ok(job) => buf.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let n = buf.len();
                 let mut batch = CommandBatch { commands: Vec::with_capacity(n) };
                 let now = Instant::now();
                 for job in buf.drain(..) {
