@@ -439,7 +439,8 @@ fn tiers_section(server: &Server, ks: &KeyspaceSummary, out: &mut String) {
     field!(out, "write_errors", "{}", n(&st.write_errors));
     field!(out, "read_errors", "{}", n(&st.read_errors));
     field!(out, "warm_max_bytes", "{}", w.max_bytes);
-    field!(out, "warm_live_bytes", "{}", w.store.live_bytes());
+    field!(out, "warm_live_bytes", "{}", w.live_bytes());
+    field!(out, "warm_engine_live_bytes", "{}", w.store.live_bytes());
     let Some(c) = &w.cold else {
         field!(out, "cold", "none");
         return;

@@ -41,6 +41,9 @@ pub struct ObjEntry {
     /// Absolute expiry in Unix milliseconds; 0 = none.
     expire_at: u64,
     lru: Lru,
+    /// Tiered: bytes its copy in the warm tier counts for, as last loaded or flushed (see
+    /// `tier::warm_size`); meaningful while the entry is clean. Fills padding: free.
+    warm_len: u32,
     pub value: Value,
 }
 
@@ -103,6 +106,7 @@ impl Entry {
             key: key.into(),
             expire_at,
             lru,
+            warm_len: 0,
             value,
         }))
     }
@@ -225,6 +229,20 @@ impl Entry {
         match self {
             Entry::Str(b) => b[1..4].copy_from_slice(&lru.to_le_bytes()[..3]),
             Entry::Obj(o) => o.lru = lru & 0xFF_FFFF,
+        }
+    }
+
+    /// A collection's [`ObjEntry::warm_len`] (0 for a string, whose size follows from it).
+    pub fn obj_warm_len(&self) -> u32 {
+        match self {
+            Entry::Str(_) => 0,
+            Entry::Obj(o) => o.warm_len,
+        }
+    }
+
+    pub fn set_obj_warm_len(&mut self, n: u32) {
+        if let Entry::Obj(o) = self {
+            o.warm_len = n;
         }
     }
 

@@ -89,24 +89,54 @@ impl Keyspace {
     }
 
     /// A keyspace whose memory caches `warm` (`--storage tiered`). Its per-slot key counts
-    /// are read here, not its data: keys come up on first access.
+    /// and value bytes are read here, not its data: keys come up on first access. A store
+    /// written before the bytes were kept has them counted once here, by a scan.
     pub fn tiered(
         warm: std::sync::Arc<crate::tier::Warm>,
     ) -> Result<Keyspace, crate::tier::TierError> {
         let mut counts = vec![0u64; SLOT_COUNT];
+        let mut bytes = vec![0u64; SLOT_COUNT];
+        let mut unknown = Vec::new();
         let (from, to) = crate::tier::count_range();
         warm.store.scan(&from, &to, &mut |k, v| {
-            if let (Some(slot), Ok(n)) = (crate::tier::count_slot(k), <[u8; 8]>::try_from(v)) {
+            if let (Some(slot), Some((n, b))) =
+                (crate::tier::count_slot(k), crate::tier::decode_count(v))
+            {
                 if let Some(c) = counts.get_mut(slot as usize) {
-                    *c = u64::from_le_bytes(n);
+                    *c = n;
+                    match b {
+                        Some(b) => bytes[slot as usize] = b,
+                        None => unknown.push(slot),
+                    }
                 }
             }
             true
         })?;
+        if !unknown.is_empty() {
+            tracing::info!(
+                "counting the warm tier's value bytes of {} slots (once)",
+                unknown.len()
+            );
+            let mut ops = Vec::with_capacity(unknown.len());
+            for &slot in &unknown {
+                let (from, to) = crate::tier::slot_range(slot);
+                let mut b = 0u64;
+                warm.store.scan(&from, &to, &mut |k, v| {
+                    b += crate::tier::warm_size(k.len() - 2, v) as u64;
+                    true
+                })?;
+                bytes[slot as usize] = b;
+                ops.push(crate::tier::Op::Put(
+                    crate::tier::count_key(slot),
+                    crate::tier::count_value(counts[slot as usize], b),
+                ));
+            }
+            warm.store.write(&ops)?;
+        }
         let mut ks = Keyspace::new();
         ks.warm = Some(warm.clone());
         for s in ks.shards.iter() {
-            s.lock().attach_warm(warm.clone(), &counts);
+            s.lock().attach_warm(warm.clone(), &counts, &bytes);
         }
         Ok(ks)
     }

@@ -141,7 +141,9 @@ impl Shard {
             None => return None,
         };
         if expired {
-            self.remove_hashed(i, hash, key);
+            if let Some(old) = self.remove_hashed(i, hash, key) {
+                self.removed_from_memory(key, &old);
+            }
             self.stats.expired += 1;
             self.touched(key);
             return None;
@@ -239,7 +241,8 @@ impl Shard {
             self.load_if_absent(i, hash, key);
         }
         let old = self.remove_hashed(i, hash, key);
-        if old.is_some() {
+        if let Some(e) = &old {
+            self.removed_from_memory(key, e);
             self.touched(key);
         }
         old
@@ -343,7 +346,9 @@ impl Shard {
         }
         for k in &dead {
             let hash = self.hash(k);
-            self.remove_hashed(i, hash, k);
+            if let Some(old) = self.remove_hashed(i, hash, k) {
+                self.removed_from_memory(k, &old);
+            }
             self.touched(k);
         }
         self.stats.expired += dead.len() as u64;

@@ -22,7 +22,7 @@ use crate::db::{Entry, Kind};
 use crate::types::Value;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 /// First byte of metadata keys: above every slot's high byte (slots < 16384).
 pub const META: u8 = 0xFF;
@@ -152,6 +152,10 @@ pub struct Warm {
     pub cold: Option<std::sync::Arc<cold::Cold>>,
     /// Live warm bytes past which values move to the cold tier (0: never).
     pub max_bytes: u64,
+    /// Bytes of the values the store holds itself (not cold pointers), by [`warm_size`]:
+    /// the sum of the shards' per-slot counts, kept exact as they write. What
+    /// `--warm-max-bytes` bounds (the engine's own estimate lags and overstates).
+    value_bytes: AtomicI64,
 }
 
 impl Warm {
@@ -162,6 +166,19 @@ impl Warm {
             fsync,
             cold: None,
             max_bytes: 0,
+            value_bytes: AtomicI64::new(0),
+        }
+    }
+
+    /// Bytes of values the warm tier holds itself (INFO `warm_live_bytes`).
+    pub fn live_bytes(&self) -> u64 {
+        self.value_bytes.load(Relaxed).max(0) as u64
+    }
+
+    /// A shard's change to [`Warm::live_bytes`], once the store holds it.
+    pub fn add_live_bytes(&self, delta: i64) {
+        if delta != 0 {
+            self.value_bytes.fetch_add(delta, Relaxed);
         }
     }
 
@@ -289,6 +306,45 @@ pub fn count_key(slot: u16) -> Vec<u8> {
     let mut k = vec![META, META_COUNT];
     k.extend_from_slice(&slot.to_be_bytes());
     k
+}
+
+/// A count key's value: the slot's key count and the bytes of its values held in the store
+/// itself ([`warm_size`]).
+pub fn count_value(count: u64, bytes: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&count.to_le_bytes());
+    v.extend_from_slice(&bytes.to_le_bytes());
+    v
+}
+
+/// The inverse of [`count_value`]; the bytes are `None` in the older 8-byte form.
+pub fn decode_count(v: &[u8]) -> Option<(u64, Option<u64>)> {
+    let n = u64::from_le_bytes(v.get(..8)?.try_into().ok()?);
+    match v.len() {
+        8 => Some((n, None)),
+        16 => Some((n, Some(u64::from_le_bytes(v[8..].try_into().ok()?)))),
+        _ => None,
+    }
+}
+
+/// What one stored key counts for in the warm tier's size: its store key and value, or
+/// nothing for a cold pointer (its value lives in a segment).
+pub fn warm_size(key_len: usize, value: &[u8]) -> u32 {
+    if cold::is_pointer(value) {
+        0
+    } else {
+        warm_size_of(key_len, value.len())
+    }
+}
+
+/// [`warm_size`] of a (non-pointer) value of `value_len` bytes under a user key of `key_len`.
+pub fn warm_size_of(key_len: usize, value_len: usize) -> u32 {
+    (2 + key_len + value_len).min(u32::MAX as usize) as u32
+}
+
+/// The stored length of a string value of `len` bytes ([`encode_entry`]).
+pub fn string_stored_len(len: usize) -> usize {
+    HEADER + 1 + len
 }
 
 /// The range of every count key.

@@ -18,11 +18,15 @@ use std::sync::Arc;
 
 pub(crate) struct WarmState {
     pub(super) warm: Arc<Warm>,
-    /// Keys changed in memory since the last flush.
-    pub(super) dirty: HashSet<Box<[u8]>>,
+    /// Keys changed in memory since the last flush, with what their stored copy counted
+    /// for in `bytes` when they changed (the flush replaces it by the new copy's size).
+    pub(super) dirty: HashMap<Box<[u8]>, u32>,
     /// Per local table: keys only the warm store holds.
     pub(super) cold: Box<[u64]>,
     pub(super) cold_total: u64,
+    /// Per local table: bytes of the values the store holds itself ([`tier::warm_size`]),
+    /// exactly as it holds them now; persisted beside the key count.
+    bytes: Box<[i64]>,
     /// Keys in memory whose warm copy is a pointer into a cold segment (segment, length):
     /// when such a key changes, its bytes in that segment become garbage.
     promoted: HashMap<Box<[u8]>, (u64, u32)>,
@@ -35,9 +39,10 @@ impl WarmState {
     pub(super) fn new(warm: Arc<Warm>) -> WarmState {
         WarmState {
             warm,
-            dirty: HashSet::new(),
+            dirty: HashMap::new(),
             cold: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
             cold_total: 0,
+            bytes: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
             promoted: HashMap::new(),
             held: HashSet::new(),
         }
@@ -52,15 +57,22 @@ impl WarmState {
         self.cold[i] = self.cold[i].saturating_sub(1);
         self.cold_total = self.cold_total.saturating_sub(1);
     }
+
+    /// The store now holds `delta` more value bytes in table `i`.
+    fn add_bytes(&mut self, i: usize, delta: i64) {
+        self.bytes[i] += delta;
+        self.warm.add_live_bytes(delta);
+    }
 }
 
 impl Shard {
-    /// Makes this shard tiered over `warm`, whose per-slot key counts (`counts`, by slot) say
-    /// how many keys it already holds. Done once, before any client.
-    pub fn attach_warm(&mut self, warm: Arc<Warm>, counts: &[u64]) {
+    /// Makes this shard tiered over `warm`, whose per-slot key counts and value bytes
+    /// (`counts`, `bytes`, by slot) say what it already holds. Done once, before any client.
+    pub fn attach_warm(&mut self, warm: Arc<Warm>, counts: &[u64], bytes: &[u64]) {
         let mut w = WarmState::new(warm);
         for i in 0..SLOTS_PER_SHARD {
             w.add_cold(i, counts[self.slot_at(i) as usize]);
+            w.add_bytes(i, bytes[self.slot_at(i) as usize] as i64);
         }
         self.warm = Some(Box::new(w));
     }
@@ -108,20 +120,81 @@ impl Shard {
         }
     }
 
-    /// The write hook's tier part: remember `key` for the next flush.
+    /// The write hook's tier part: remember `key` for the next flush, with the size of its
+    /// stored copy. The hook fires before the key's entry is replaced (a collection changed
+    /// in place keeps its size in the entry), so a clean entry in memory still tells it.
     pub(super) fn mark_dirty(&mut self, key: &[u8]) {
+        match &self.warm {
+            Some(w) if !w.dirty.contains_key(key) => {}
+            _ => return,
+        }
+        let slot = key_slot(key);
+        let i = slot as usize / super::SHARDS;
+        let hash = self.hash(key);
+        let size = match self.slots[i].table.find(hash, |e| e.key() == key) {
+            Some(e) => self.entry_warm_size(key, e),
+            // Not in memory: a miss loads a stored key first, so there is none.
+            None => 0,
+        };
+        self.mark_dirty_sized(key, size);
+    }
+
+    /// [`Shard::mark_dirty`] for a key whose stored copy's size the caller knows.
+    fn mark_dirty_sized(&mut self, key: &[u8], size: u32) {
         if let Some(w) = &mut self.warm {
-            if !w.dirty.contains(key) {
-                w.dirty.insert(key.into());
+            if !w.dirty.contains_key(key) {
+                w.dirty.insert(key.into(), size);
             }
         }
+    }
+
+    /// A live entry just left memory as a change (deleted, expired): remembers the size of its
+    /// stored copy before the write hook runs without it.
+    pub(super) fn removed_from_memory(&mut self, key: &[u8], old: &crate::db::Entry) {
+        if self.warm.is_some() {
+            let size = self.entry_warm_size(key, old);
+            self.mark_dirty_sized(key, size);
+        }
+    }
+
+    /// What the stored copy of `key`, held clean in memory as `e`, counts for: a string's is
+    /// its encoding, a collection's was noted when it was loaded or flushed, a cold pointer's
+    /// is nothing.
+    fn entry_warm_size(&self, key: &[u8], e: &crate::db::Entry) -> u32 {
+        let Some(w) = &self.warm else {
+            return 0;
+        };
+        if !w.promoted.is_empty() && w.promoted.contains_key(key) {
+            return 0;
+        }
+        match e.as_str() {
+            Some(v) => tier::warm_size_of(key.len(), tier::string_stored_len(v.len())),
+            None => e.obj_warm_len(),
+        }
+    }
+
+    /// The key count and value bytes of local table `i` as a store write (its count key),
+    /// with `bytes` value bytes. Held keys are still in the store: counted, so the count
+    /// never undercounts.
+    fn count_op(&self, i: usize, bytes: i64) -> Op {
+        let w = self.warm.as_ref().expect("tiered");
+        let held = w
+            .held
+            .iter()
+            .filter(|k| key_slot(k) as usize / super::SHARDS == i)
+            .count() as u64;
+        let count = self.slots[i].len() as u64 + w.cold[i] + held;
+        Op::Put(
+            tier::count_key(self.slot_at(i)),
+            tier::count_value(count, bytes.max(0) as u64),
+        )
     }
 
     /// A miss in memory table `i`: brings `key` up from the warm tier if it lives there.
     /// Returns whether memory now holds it. An expired warm copy counts as deleted.
     pub(super) fn load_warm(&mut self, i: usize, hash: u64, key: &[u8], now: u64) -> bool {
         let warm = match &self.warm {
-            Some(w) if w.cold[i] > 0 && !w.dirty.contains(key) => w.warm.clone(),
+            Some(w) if w.cold[i] > 0 && !w.dirty.contains_key(key) => w.warm.clone(),
             _ => return false,
         };
         let data = match warm.store.get(&tier::encode_key(self.slot_at(i), key)) {
@@ -147,9 +220,15 @@ impl Shard {
                 w.promoted.insert(key.into(), (p.segment, p.len));
             }
         }
+        // What the stored copy counts for: a pointer nothing, a value its size.
+        let stored = match pointer {
+            Some(_) => 0,
+            None => tier::warm_size(key.len(), &data),
+        };
         match tier::decode_entry(key, &data) {
-            Some(e) if !e.is_expired(now) => {
+            Some(mut e) if !e.is_expired(now) => {
                 warm.bump(&warm.stats.loads, 1);
+                e.set_obj_warm_len(stored);
                 self.put_hashed(i, hash, e);
                 true
             }
@@ -166,14 +245,16 @@ impl Shard {
                     }
                 }
                 // Gone: the flush deletes the warm copy, WATCH sees a change as for memory.
+                self.mark_dirty_sized(key, stored);
                 self.touched(key);
                 false
             }
         }
     }
 
-    /// Writes this shard's dirty keys to the warm store in one batch, with the key counts of
-    /// the slots they belong to. On failure the keys stay dirty for the next attempt.
+    /// Writes this shard's dirty keys to the warm store in one batch, with the key counts and
+    /// value bytes of the slots they belong to. On failure the keys stay dirty for the next
+    /// attempt.
     pub fn flush_dirty(&mut self) -> Result<usize, TierError> {
         let Some(w) = &mut self.warm else {
             return Ok(0);
@@ -184,10 +265,10 @@ impl Shard {
         let mut dirty = std::mem::take(&mut w.dirty);
         if !w.held.is_empty() {
             let (held, kept) = (&w.held, &mut w.dirty);
-            dirty.retain(|k| {
+            dirty.retain(|k, size| {
                 let hold = held.contains(k);
                 if hold {
-                    kept.insert(k.clone());
+                    kept.insert(k.clone(), *size);
                 }
                 !hold
             });
@@ -197,7 +278,8 @@ impl Shard {
         }
         let mut ops = Vec::with_capacity(dirty.len() + 1);
         let mut tables = 0u64; // SLOTS_PER_SHARD == 64
-        for key in &dirty {
+        let mut delta = [0i64; SLOTS_PER_SHARD];
+        for (key, &old) in &dirty {
             let slot = key_slot(key);
             let i = slot as usize / super::SHARDS;
             tables |= 1 << i;
@@ -208,24 +290,32 @@ impl Shard {
                     c.release(seg, len);
                 }
             }
-            match self.slots[i].table.find(hash, |e| e.key() == &**key) {
-                Some(e) => ops.push(Op::Put(k, tier::encode_entry(e))),
-                None => ops.push(Op::Delete(k)),
+            match self.slots[i].table.find_mut(hash, |e| e.key() == &**key) {
+                Some(e) => {
+                    let v = tier::encode_entry(e);
+                    let new = tier::warm_size_of(key.len(), v.len());
+                    e.set_obj_warm_len(new);
+                    delta[i] += new as i64 - old as i64;
+                    ops.push(Op::Put(k, v));
+                }
+                None => {
+                    delta[i] -= old as i64;
+                    ops.push(Op::Delete(k));
+                }
             }
         }
         for i in (0..SLOTS_PER_SHARD).filter(|i| tables & (1 << i) != 0) {
-            // Held keys are still in the store: counted, so the count never undercounts.
-            let held = w
-                .held
-                .iter()
-                .filter(|k| key_slot(k) as usize / super::SHARDS == i)
-                .count() as u64;
-            let count = self.slots[i].len() as u64 + w.cold[i] + held;
-            let slot = (i * super::SHARDS + self.index) as u16;
-            ops.push(Op::Put(tier::count_key(slot), count.to_le_bytes().to_vec()));
+            let bytes = self.warm.as_ref().map_or(0, |w| w.bytes[i]) + delta[i];
+            ops.push(self.count_op(i, bytes));
         }
+        let Some(w) = &mut self.warm else {
+            return Ok(0);
+        };
         match w.warm.store.write(&ops) {
             Ok(()) => {
+                for (i, d) in delta.iter().enumerate() {
+                    w.add_bytes(i, *d);
+                }
                 let st = &w.warm.stats;
                 w.warm.bump(&st.flushed_keys, dirty.len() as u64);
                 w.warm.bump(&st.flush_batches, 1);
@@ -246,7 +336,7 @@ impl Shard {
     pub fn demote(&mut self, slot: u16, key: &[u8]) -> Option<usize> {
         let i = self.local(slot);
         let hash = self.hash(key);
-        let dirty = self.warm.as_ref()?.dirty.contains(key);
+        let dirty = self.warm.as_ref()?.dirty.contains_key(key);
         if dirty {
             if let Err(e) = self.flush_dirty() {
                 tracing::error!("flushing before demotion: {e}");
@@ -280,7 +370,7 @@ impl Shard {
         let table = &self.slots[i].table;
         let res = w.warm.store.scan(&from, &to, &mut |k, v| {
             let key = &k[2..];
-            if tier::is_expired(v, now) || w.dirty.contains(key) {
+            if tier::is_expired(v, now) || w.dirty.contains_key(key) {
                 return true;
             }
             let hash = self.hasher.hash_one(key);
@@ -311,8 +401,8 @@ impl Shard {
     }
 
     /// The warm tier's active expiry for one slot, which also recounts its warm-only keys
-    /// (the compaction filter drops expired ones without telling anyone). Expired keys are
-    /// deleted as a read would delete them.
+    /// (the compaction filter drops expired ones without telling anyone) and its value bytes
+    /// (so that a miscount cannot last). Expired keys are deleted as a read would delete them.
     pub fn sweep_warm(&mut self, slot: u16, now: u64) {
         let i = self.local(slot);
         let Some(w) = &self.warm else {
@@ -320,18 +410,20 @@ impl Shard {
         };
         let (from, to) = tier::slot_range(slot);
         let table = &self.slots[i].table;
-        let (mut live, mut dead) = (0u64, Vec::new());
+        let (mut live, mut dead, mut bytes) = (0u64, Vec::new(), 0i64);
         let res = w.warm.store.scan(&from, &to, &mut |k, v| {
             let key = &k[2..];
+            let size = tier::warm_size(key.len(), v);
+            bytes += size as i64;
             let hash = self.hasher.hash_one(key);
-            if w.dirty.contains(key) || table.find(hash, |e| e.key() == key).is_some() {
+            if w.dirty.contains_key(key) || table.find(hash, |e| e.key() == key).is_some() {
                 return true;
             }
             if tier::is_expired(v, now) {
                 if let (Some(p), Some(c)) = (cold::decode_pointer(v), &w.warm.cold) {
                     c.release(p.segment, p.len);
                 }
-                dead.push(Box::<[u8]>::from(key));
+                dead.push((Box::<[u8]>::from(key), size));
             } else {
                 live += 1;
             }
@@ -344,9 +436,14 @@ impl Shard {
         if let Some(w) = &mut self.warm {
             w.cold_total = w.cold_total - w.cold[i] + live;
             w.cold[i] = live;
+            if w.bytes[i] != bytes {
+                tracing::debug!(slot, counted = w.bytes[i], bytes, "recounted warm bytes");
+                w.add_bytes(i, bytes - w.bytes[i]);
+            }
         }
         self.stats.expired += dead.len() as u64;
-        for k in &dead {
+        for (k, size) in &dead {
+            self.mark_dirty_sized(k, *size);
             self.touched(k);
         }
     }
@@ -355,7 +452,7 @@ impl Shard {
     /// expired, or deleted in memory and not yet flushed).
     pub(super) fn warm_meta(&self, i: usize, key: &[u8], now: u64) -> Option<(Kind, u64)> {
         let w = self.warm.as_ref()?;
-        if w.cold[i] == 0 || w.dirty.contains(key) {
+        if w.cold[i] == 0 || w.dirty.contains_key(key) {
             return None;
         }
         match w.warm.store.get(&tier::encode_key(self.slot_at(i), key)) {
@@ -379,7 +476,7 @@ impl Shard {
             return (!e.is_expired(now)).then_some("memory");
         }
         let w = self.warm.as_ref()?;
-        if w.cold[i] == 0 || w.dirty.contains(key) {
+        if w.cold[i] == 0 || w.dirty.contains_key(key) {
             return None;
         }
         match w.warm.store.get(&tier::encode_key(slot, key)) {
@@ -415,7 +512,7 @@ impl Shard {
         let i = self.local(slot);
         let w = self.warm.as_ref()?;
         w.warm.cold.as_ref()?;
-        if w.cold[i] == 0 || w.dirty.contains(key) {
+        if w.cold[i] == 0 || w.dirty.contains_key(key) {
             return None;
         }
         let hash = self.hash(key);
@@ -471,7 +568,7 @@ impl Shard {
             if v.len() < cold::MIN_COLD_VALUE
                 || cold::is_pointer(v)
                 || tier::is_expired(v, now)
-                || w.dirty.contains(key)
+                || w.dirty.contains_key(key)
                 || table
                     .find(self.hasher.hash_one(key), |e| e.key() == key)
                     .is_some()
@@ -496,12 +593,15 @@ impl Shard {
         let mut ops = Vec::with_capacity(records.len());
         let (mut n, mut bytes) = (0, 0);
         let mut repointed = Vec::new();
+        let mut delta = [0i64; SLOTS_PER_SHARD];
+        let mut tables = 0u64;
         for (k, expect, p) in records {
             let key = &k[2..];
-            if w.dirty.contains(key) {
+            if w.dirty.contains_key(key) {
                 continue;
             }
-            let in_memory = self.slots[self.local(key_slot(key))]
+            let i = self.local(key_slot(key));
+            let in_memory = self.slots[i]
                 .table
                 .find(self.hasher.hash_one(key), |e| e.key() == key)
                 .is_some();
@@ -518,13 +618,22 @@ impl Shard {
                 repointed.push((Box::<[u8]>::from(key), p.segment, p.len));
             }
             ops.push(Op::Put(k.clone(), cold::encode_pointer(expect, *p)));
+            delta[i] -= tier::warm_size(key.len(), expect) as i64;
+            tables |= 1 << i;
             n += 1;
             bytes += p.len as u64;
+        }
+        for i in (0..SLOTS_PER_SHARD).filter(|i| tables & (1 << i) != 0) {
+            let b = self.warm.as_ref().map_or(0, |w| w.bytes[i]) + delta[i];
+            ops.push(self.count_op(i, b));
         }
         if !ops.is_empty() {
             w.warm.store.write(&ops)?;
         }
         if let Some(w) = &mut self.warm {
+            for (i, d) in delta.iter().enumerate() {
+                w.add_bytes(i, *d);
+            }
             for (key, seg, len) in repointed {
                 if let Some(e) = w.promoted.get_mut(&key) {
                     *e = (seg, len);
@@ -558,6 +667,9 @@ impl Shard {
         }
         w.cold.iter_mut().for_each(|c| *c = 0);
         w.cold_total = 0;
+        let total: i64 = w.bytes.iter().sum();
+        w.bytes.iter_mut().for_each(|b| *b = 0);
+        w.warm.add_live_bytes(-total);
     }
 }
 
@@ -718,8 +830,112 @@ mod tests {
             .is_none());
         assert_eq!(
             store.get(&crate::tier::count_key(slot)).unwrap(),
-            Some(1u64.to_le_bytes().to_vec())
+            Some(crate::tier::count_value(1, 2 + 11 + 14 + 1))
         );
+    }
+
+    /// What the store holds in value bytes, counted the slow way.
+    fn stored_bytes(store: &MemoryTier) -> u64 {
+        let mut n = 0u64;
+        store
+            .scan(&[0, 0], &[crate::tier::META], &mut |k, v| {
+                n += crate::tier::warm_size(k.len() - 2, v) as u64;
+                true
+            })
+            .unwrap();
+        n
+    }
+
+    #[test]
+    fn warm_bytes_follow_writes_deletes_and_restarts() {
+        use crate::types::{hash::Hash, Value};
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        let live = |ks: &Keyspace| ks.warm().unwrap().live_bytes();
+        for i in 0..50 {
+            set(&ks, format!("k{i}").as_bytes(), &vec![b'x'; i * 10], 0);
+        }
+        let hslot = key_slot(b"h");
+        let clock = Clock::now(false);
+        ks.lock_shard(crate::db::shard_of(hslot)).insert(
+            hslot,
+            Entry::object(b"h", Value::Hash(Hash::default()), 0, 0),
+        );
+        ks.flush_dirty().unwrap();
+        assert_eq!(live(&ks), stored_bytes(&store));
+        assert!(live(&ks) > 50 * 10 * 49 / 2);
+        // Overwrites (bigger, smaller), deletes, a collection changed in place, an expiry.
+        set(&ks, b"k3", &[b'y'; 500], 0);
+        set(&ks, b"k40", b"", 0);
+        for k in ["k5", "k6", "nope"] {
+            let slot = key_slot(k.as_bytes());
+            ks.lock_shard(crate::db::shard_of(slot))
+                .remove(slot, k.as_bytes());
+        }
+        {
+            let mut s = ks.lock_shard(crate::db::shard_of(hslot));
+            let e = s.get_mut(hslot, b"h", &clock).unwrap();
+            if let Some(Value::Hash(h)) = e.value_mut() {
+                h.insert(b"field", &[b'v'; 300]);
+            }
+        }
+        set(&ks, b"k7", b"soon", crate::db::now_ms() + 1);
+        ks.flush_dirty().unwrap();
+        assert_eq!(live(&ks), stored_bytes(&store));
+        // Demoted and read back, changed again; an expired one goes.
+        for i in 0..50 {
+            demote(&ks, format!("k{i}").as_bytes());
+        }
+        demote(&ks, b"h");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert_eq!(get(&ks, b"k7"), None);
+        assert_eq!(get(&ks, b"k8").map(|v| v.len()), Some(80));
+        set(&ks, b"k9", b"short", 0);
+        {
+            let mut s = ks.lock_shard(crate::db::shard_of(hslot));
+            let e = s.get_mut(hslot, b"h", &clock).unwrap();
+            if let Some(Value::Hash(h)) = e.value_mut() {
+                h.insert(b"more", &[b'v'; 1000]);
+            }
+        }
+        ks.flush_dirty().unwrap();
+        assert_eq!(live(&ks), stored_bytes(&store));
+        let before = live(&ks);
+        // A restart reads the count back.
+        drop(ks);
+        let ks = keyspace(&store);
+        assert_eq!(live(&ks), before);
+        // FLUSHALL empties it.
+        for i in 0..crate::db::SHARDS {
+            ks.lock_shard(i).clear();
+        }
+        assert_eq!(live(&ks), 0);
+        assert_eq!(stored_bytes(&store), 0);
+    }
+
+    #[test]
+    fn a_store_without_byte_counts_is_counted_once_at_open() {
+        let store = Arc::new(MemoryTier::default());
+        let ks = keyspace(&store);
+        for i in 0..20 {
+            set(&ks, format!("k{i}").as_bytes(), &[b'z'; 100], 0);
+        }
+        ks.flush_dirty().unwrap();
+        let want = stored_bytes(&store);
+        drop(ks);
+        // The older format: an 8-byte count only.
+        let (from, to) = crate::tier::count_range();
+        let mut old = Vec::new();
+        store
+            .scan(&from, &to, &mut |k, v| {
+                old.push(crate::tier::Op::Put(k.to_vec(), v[..8].to_vec()));
+                true
+            })
+            .unwrap();
+        store.write(&old).unwrap();
+        let ks = keyspace(&store);
+        assert_eq!(ks.warm().unwrap().live_bytes(), want);
+        assert_eq!(total(&ks), 20);
     }
 
     #[test]
