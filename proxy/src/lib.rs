@@ -151,11 +151,12 @@ impl Proxy {
         resp: u32,
     ) -> impl Future<Output = Bytes> + Send + 'static {
         let proxy = self.clone();
-        let epoch = self.router.map().epoch;
-        let first = self.router.owner(slot).map(|t| {
-            self.upstreams
-                .get(&t.grpc_addr)
-                .map(|pool| pool.start(args.clone(), resp, false))
+        let (epoch, first) = self.router.with_owner(slot, |addr| {
+            addr.map(|a| {
+                self.upstreams
+                    .get(a)
+                    .map(|pool| pool.start(args.clone(), resp, false))
+            })
         });
         async move {
             let first = match first {

@@ -43,6 +43,14 @@ impl Router {
         self.epoch.send_replace(epoch);
     }
 
+    /// The map's epoch and `f` of the gRPC address of the node owning `slot` (None: no
+    /// owner), without copying the address: the per-command path.
+    pub fn with_owner<R>(&self, slot: u16, f: impl FnOnce(Option<&str>) -> R) -> (u64, R) {
+        let map = self.map.load();
+        let addr = map.owner_node(slot).map(|n| n.grpc_addr.as_str());
+        (map.epoch, f(addr))
+    }
+
     /// The node owning `slot`, if any.
     pub fn owner(&self, slot: u16) -> Option<Target> {
         let map = self.map.load();

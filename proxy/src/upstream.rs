@@ -104,7 +104,9 @@ impl Service<Command> for StreamService {
 pub struct NodePool {
     addr: String,
     channel: Channel,
-    service: BoxCloneSyncService<Command, Reply, BoxError>,
+    /// One instance shared by every caller (polled and called under the lock): cloning it
+    /// per command cost an allocation or two of its own.
+    service: Mutex<BoxCloneSyncService<Command, Reply, BoxError>>,
     ids: AtomicU64,
     /// Shared streams open now.
     open: Arc<AtomicUsize>,
@@ -147,7 +149,7 @@ impl NodePool {
         Ok(NodePool {
             addr: addr.to_string(),
             channel,
-            service: BoxCloneSyncService::new(service),
+            service: Mutex::new(BoxCloneSyncService::new(service)),
             ids: AtomicU64::new(1),
             open,
             errors: Default::default(),
@@ -197,14 +199,16 @@ impl NodePool {
             resp_version,
             asking,
         };
-        let mut service = self.service.clone();
         let pool = self.clone();
         // The outer layer sheds load instead of waiting, so it is always ready: readiness
         // is checked without a real waker, and `call` queues the command at once.
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        let started = match service.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => Some(service.call(cmd)),
-            _ => None,
+        let started = {
+            let mut service = self.service.lock();
+            match service.poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => Some(service.call(cmd)),
+                _ => None,
+            }
         };
         async move {
             let e = match started {
