@@ -163,6 +163,7 @@ async fn serve(
         watch: None,
         blocking: None,
         sub: None,
+        raw: None,
     };
     if let Err(e) = conn.run(stop).await {
         tracing::debug!(client = id, error = %e, "connection ended");
@@ -208,6 +209,9 @@ pub struct Conn {
     /// Kept between blocking commands to the same node.
     blocking: Option<Session>,
     pub sub: Option<Subscription>,
+    /// The request being dispatched, as the client sent it: a command routed to one slot
+    /// forwards these bytes to its node rather than its arguments re-encoded.
+    raw: Option<Bytes>,
 }
 
 impl Conn {
@@ -299,7 +303,9 @@ impl Conn {
                 .map(|s| s.map_or_else(|b| b, |(off, len)| frozen.slice(off..off + len)))
                 .collect();
             if !args.is_empty() {
+                self.raw = Some(frozen);
                 self.dispatch(args).await;
+                self.raw = None;
             }
         }
     }
@@ -445,8 +451,10 @@ impl Conn {
     fn route_slot(&mut self, slot: u16, args: Vec<Bytes>) {
         let proxy = self.proxy.clone();
         let resp = self.resp();
-        self.pending
-            .push_back(Pending::Fut(Box::pin(proxy.start_slot(slot, args, resp))));
+        let raw = self.raw.take();
+        self.pending.push_back(Pending::Fut(Box::pin(
+            proxy.start_slot(slot, args, raw, resp),
+        )));
     }
 
     // ---- transactions ----

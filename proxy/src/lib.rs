@@ -139,23 +139,27 @@ impl Proxy {
     /// Runs one command on the node owning `slot`, following MOVED/ASK (bounded), and
     /// returns the RESP bytes for the client. Failures become error replies.
     pub async fn call_slot(self: &Arc<Self>, slot: u16, args: Vec<Bytes>, resp: u32) -> Bytes {
-        self.start_slot(slot, args, resp).await
+        self.start_slot(slot, args, None, resp).await
     }
 
     /// Like [`Proxy::call_slot`], but the first attempt is queued on the node's stream right
     /// away: a pipeline's commands all join the next batch before their replies are awaited.
+    /// `raw`, the request as the client sent it, is what the first attempt forwards when
+    /// given; `args` are kept for redirects.
     pub fn start_slot(
         self: &Arc<Self>,
         slot: u16,
         args: Vec<Bytes>,
+        raw: Option<Bytes>,
         resp: u32,
     ) -> impl Future<Output = Bytes> + Send + 'static {
         let proxy = self.clone();
         let (epoch, first) = self.router.with_owner(slot, |addr| {
             addr.map(|a| {
-                self.upstreams
-                    .get(a)
-                    .map(|pool| pool.start(args.clone(), resp, false))
+                self.upstreams.get(a).map(|pool| match raw {
+                    Some(raw) => pool.start(Vec::new(), raw, resp, false),
+                    None => pool.start(args.clone(), Bytes::new(), resp, false),
+                })
             })
         });
         async move {

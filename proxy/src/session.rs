@@ -52,6 +52,7 @@ impl Session {
                     args,
                     resp_version,
                     asking: false,
+                    raw: Bytes::new(),
                 }
             })
             .collect();

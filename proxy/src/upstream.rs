@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use autocache_proto::pb::node::{
     node_client::NodeClient, Command, CommandBatch, Reply, ReplyBatch,
 };
+use bytes::Bytes;
 use parking_lot::Mutex;
 use prometheus::Histogram;
 use tokio::sync::{mpsc, oneshot};
@@ -178,18 +179,21 @@ impl NodePool {
     /// Sends one command on a shared stream and waits for its reply.
     pub async fn call(
         self: &Arc<Self>,
-        args: Vec<bytes::Bytes>,
+        args: Vec<Bytes>,
         resp_version: u32,
         asking: bool,
     ) -> Result<Reply, UpError> {
-        self.start(args, resp_version, asking).await
+        self.start(args, Bytes::new(), resp_version, asking).await
     }
 
     /// Hands the command to a stream now (so that it joins the next batch even before
     /// anyone polls the result) and returns the future of its reply.
+    /// `raw`, when not empty, is the request as the client sent it, forwarded in place of
+    /// `args`.
     pub fn start(
         self: &Arc<Self>,
-        args: Vec<bytes::Bytes>,
+        args: Vec<Bytes>,
+        raw: Bytes,
         resp_version: u32,
         asking: bool,
     ) -> impl Future<Output = Result<Reply, UpError>> + Send + 'static {
@@ -198,6 +202,7 @@ impl NodePool {
             args,
             resp_version,
             asking,
+            raw,
         };
         let pool = self.clone();
         // The outer layer sheds load instead of waiting, so it is always ready: readiness

@@ -15,7 +15,7 @@ use autocache_proto::pb::node::{
     NodeInfoReply, NodeInfoRequest, ReplyBatch, SlotChunk, SlotKeys, StartMigrationReply,
     StartMigrationRequest,
 };
-use autocache_proto::resp::{OwnedRequest, Protocol, ReplyBuf};
+use autocache_proto::resp::{Limits, OwnedRequest, Parsed, Protocol, ReplyBuf, RequestParser};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,6 +128,8 @@ struct Session {
     server: Arc<Server>,
     state: ClientState,
     out: ReplyBuf,
+    /// Parses the commands the proxy forwards as the client's bytes (`Command.raw`).
+    parser: RequestParser,
     input: Streaming<CommandBatch>,
     stop: watch::Receiver<bool>,
 }
@@ -143,6 +145,7 @@ impl Session {
             server,
             state,
             out: ReplyBuf::new(Protocol::Resp2),
+            parser: RequestParser::new(Limits::default()),
             input,
             stop,
         }
@@ -159,7 +162,8 @@ impl Session {
         };
         let mut replies = Vec::with_capacity(batch.commands.len());
         for c in batch.commands {
-            replies.push(run_one(&self.server, &mut self.state, &mut self.out, c).await);
+            let s = &mut *self;
+            replies.push(run_one(&s.server, &mut s.state, &mut s.out, &mut s.parser, c).await);
         }
         Some(ReplyBatch { replies })
     }
@@ -179,6 +183,7 @@ async fn run_one(
     server: &Server,
     state: &mut ClientState,
     out: &mut ReplyBuf,
+    parser: &mut RequestParser,
     c: pb::Command,
 ) -> pb::Reply {
     out.buf.clear();
@@ -191,29 +196,52 @@ async fn run_one(
         state.asking = true;
     }
     state.redirect = None;
-    let result = if c.args.is_empty() {
-        out.error("ERR empty command");
-        None
-    } else {
-        let req = OwnedRequest::from_args(&c.args);
-        // A key in flight to a migration target lands first (then ASK, or served).
-        if let Some((slot, key)) = redirect::inflight_key(server, state, &req.as_request()) {
-            if let Some(cluster) = &server.cluster {
-                cluster
-                    .wait_inflight(slot, &key, redirect::INFLIGHT_WAIT)
-                    .await;
+    let owned;
+    let req = if !c.raw.is_empty() {
+        // The client's own bytes, forwarded by the proxy: exactly one request.
+        match parser.parse(&c.raw, true) {
+            Ok(Parsed::Request { request, consumed })
+                if consumed == c.raw.len() && !request.is_empty() =>
+            {
+                Ok(request)
             }
+            Ok(Parsed::Request { .. }) => Err("ERR Protocol error: not one request".to_string()),
+            Ok(Parsed::Incomplete) => Err("ERR Protocol error: incomplete request".to_string()),
+            Err(e) => Err(format!("ERR {e}")),
         }
-        // Cold values the command names are fetched first, no lock held meanwhile.
-        match crate::tier::prefetch::before(server, state, &req.as_request()).await {
-            Ok(()) => cmd::execute(server, state, out, &req.as_request()),
-            Err(msg) => out.error(&msg),
+    } else if c.args.is_empty() {
+        Err("ERR empty command".to_string())
+    } else {
+        owned = OwnedRequest::from_args(&c.args);
+        Ok(owned.as_request())
+    };
+    let result = match req {
+        Err(msg) => {
+            // A parser that stopped mid-request keeps state: start the next one afresh.
+            *parser = RequestParser::new(Limits::default());
+            out.error(&msg);
+            None
         }
-        if let Some(block) = state.block.take() {
-            let blocked = Blocked::new(block, req);
-            wait_blocked(server, state, out, blocked).await;
+        Ok(req) => {
+            // A key in flight to a migration target lands first (then ASK, or served).
+            if let Some((slot, key)) = redirect::inflight_key(server, state, &req) {
+                if let Some(cluster) = &server.cluster {
+                    cluster
+                        .wait_inflight(slot, &key, redirect::INFLIGHT_WAIT)
+                        .await;
+                }
+            }
+            // Cold values the command names are fetched first, no lock held meanwhile.
+            match crate::tier::prefetch::before(server, state, &req).await {
+                Ok(()) => cmd::execute(server, state, out, &req),
+                Err(msg) => out.error(&msg),
+            }
+            if let Some(block) = state.block.take() {
+                let blocked = Blocked::new(block, req.to_owned());
+                wait_blocked(server, state, out, blocked).await;
+            }
+            state.redirect.take()
         }
-        state.redirect.take()
     };
     server
         .stats

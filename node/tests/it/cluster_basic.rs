@@ -227,6 +227,13 @@ async fn execute_batches_and_node_info_over_grpc() {
         args: args.iter().map(|a| a.as_bytes().to_vec().into()).collect(),
         resp_version,
         asking,
+        ..Default::default()
+    };
+    let raw = |id: u64, bytes: &'static [u8]| npb::Command {
+        id,
+        raw: bytes::Bytes::from_static(bytes),
+        resp_version: 2,
+        ..Default::default()
     };
     let map = c.control.map().await;
     let other_key = (0..)
@@ -240,6 +247,11 @@ async fn execute_batches_and_node_info_over_grpc() {
             cmd(3, &["HGETALL", "foo"], 3, false),
             cmd(4, &["GET", &other_key], 2, false),
             cmd(5, &["PING"], 2, false),
+            // As the proxy forwards them: the client's own bytes, multibulk or inline.
+            raw(6, b"*2\r\n$4\r\nHGET\r\n$3\r\nfoo\r\n"),
+            raw(7, b"*3\r\n$4\r\nHGET\r\n$3\r\nfoo\r\n$1\r\nf\r\n"),
+            raw(8, b"ECHO \"a b\"\r\n"),
+            raw(9, b"*2\r\n$3\r\nGET\r\n"),
         ],
     };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -257,7 +269,7 @@ async fn execute_batches_and_node_info_over_grpc() {
     };
     assert_eq!(
         got.iter().map(|r| r.id).collect::<Vec<_>>(),
-        [1, 2, 3, 4, 5]
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
     assert_eq!(resp(&got[0]), ":1\r\n");
     assert_eq!(resp(&got[1]), "*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
@@ -272,6 +284,13 @@ async fn execute_batches_and_node_info_over_grpc() {
         other => panic!("expected a redirect, got {other:?}"),
     }
     assert_eq!(resp(&got[4]), "+PONG\r\n");
+    assert_eq!(
+        resp(&got[5]),
+        "-ERR wrong number of arguments for 'hget' command\r\n"
+    );
+    assert_eq!(resp(&got[6]), "$1\r\nv\r\n");
+    assert_eq!(resp(&got[7]), "$3\r\na b\r\n");
+    assert_eq!(resp(&got[8]), "-ERR Protocol error: incomplete request\r\n");
 
     let info = client
         .node_info(npb::NodeInfoRequest {})
@@ -308,6 +327,7 @@ async fn a_blocked_grpc_session_that_closes_stops_waiting() {
             .collect(),
         resp_version: 2,
         asking: false,
+        ..Default::default()
     };
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tx.send(npb::CommandBatch {
