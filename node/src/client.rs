@@ -115,6 +115,9 @@ pub struct ClientState {
     pub inflight: Option<(u16, Box<[u8]>)>,
     /// That wait is over: run the next command without checking again.
     pub inflight_waited: bool,
+    /// When the previous command of the batch `process` runs ended: the next one's start,
+    /// one clock read per command instead of two. None outside `process`.
+    pub timer: Option<std::time::Instant>,
 }
 
 impl ClientState {
@@ -137,6 +140,7 @@ impl ClientState {
             cold_error: None,
             inflight: None,
             inflight_waited: false,
+            timer: None,
         }
     }
 }
@@ -313,6 +317,7 @@ async fn wait_blocked(
     let mut woken = true;
     loop {
         if woken {
+            state.timer = None;
             cmd::execute(server, state, out, &blocked.request.as_request());
             if state.block.take().is_none() {
                 blocked.unregister(server);
@@ -406,6 +411,7 @@ fn process(
     out: &mut ReplyBuf,
 ) {
     let mut executed = 0u64;
+    state.timer = None;
     loop {
         let consumed = match parser.parse(inbuf, state.authenticated) {
             Ok(Parsed::Incomplete) => break,
@@ -442,6 +448,7 @@ fn process(
             break;
         }
     }
+    state.timer = None;
     if executed > 0 {
         server
             .stats

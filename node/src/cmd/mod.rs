@@ -219,7 +219,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
         return;
     }
     let handler = handlers()[idx].expect("resolve returns implemented commands");
-    let start = std::time::Instant::now();
+    let start = client.timer.take().unwrap_or_else(std::time::Instant::now);
     let mut ctx = Ctx {
         server,
         db: Db::Free(&server.keyspace),
@@ -230,7 +230,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
     let result = handler(&mut ctx, req);
     let stats = &server.stats.commands[idx];
     stats.calls.fetch_add(1, Relaxed);
-    let elapsed = start.elapsed();
+    let end = std::time::Instant::now();
+    let elapsed = end - start;
+    ctx.client.timer = Some(end);
     stats.usec.fetch_add(elapsed.as_micros() as u64, Relaxed);
     stats.latency.observe(elapsed);
     if let Err(e) = result {
