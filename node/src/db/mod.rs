@@ -10,7 +10,7 @@ pub mod evict;
 mod shard;
 
 pub use entry::{Entry, Kind, Lru};
-pub use shard::{Shard, ShardStats, SlotTable, Waiter, WatchFlag};
+pub use shard::{FlushJob, Shard, ShardStats, SlotTable, Waiter, WatchFlag};
 
 use autocache_proto::slot::{key_slot, SLOT_COUNT};
 use parking_lot::{Mutex, MutexGuard};
@@ -142,12 +142,23 @@ impl Keyspace {
     }
 
     /// Writes every shard's dirty keys to the warm tier, one shard (and one batch) at a time.
-    /// Returns how many keys were written.
+    /// A batch is encoded under its shard's lock and written after letting it go, so serving
+    /// that shard never waits on the engine. Returns how many keys were written.
     pub fn flush_dirty(&self) -> Result<usize, crate::tier::TierError> {
         let mut n = 0;
         let mut failed = None;
         for s in self.shards.iter() {
-            match s.lock().flush_dirty() {
+            let mut shard = s.lock();
+            let Some(job) = shard.start_flush() else {
+                continue;
+            };
+            // Free: only writers holding the shard lock take it, and we hold that lock.
+            let gate = job.gate.clone();
+            let landing = gate.lock();
+            drop(shard);
+            let res = job.warm.store.write(&job.ops);
+            drop(landing);
+            match s.lock().finish_flush(job, res, true) {
                 Ok(k) => n += k,
                 Err(e) => failed = Some(e),
             }

@@ -3,6 +3,8 @@
 
 mod tiered;
 
+pub use tiered::FlushJob;
+
 use super::{Clock, Entry, SHARDS, SLOTS_PER_SHARD};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;

@@ -13,14 +13,38 @@ use crate::tier::cold::{self, Pointer};
 use crate::tier::{self, Op, TierError, Warm};
 use autocache_proto::slot::key_slot;
 use hashbrown::{HashMap, HashSet};
+use parking_lot::Mutex;
 use std::hash::BuildHasher;
 use std::sync::Arc;
+
+/// A shard's dirty keys encoded as one store batch, written by the flusher outside the shard
+/// lock ([`Shard::start_flush`], [`Shard::finish_flush`]).
+pub struct FlushJob {
+    pub ops: Vec<Op>,
+    /// Its change to each local table's value bytes (counted already; undone on failure).
+    delta: [i64; SLOTS_PER_SHARD],
+    /// Its keys with the sizes their stored copies had (a synchronous flush's only).
+    keys: HashMap<Box<[u8]>, u32>,
+    generation: u64,
+    /// Held by the writer from before the shard lock is let go until the batch has landed.
+    pub gate: Arc<Mutex<()>>,
+    pub warm: Arc<Warm>,
+}
 
 pub(crate) struct WarmState {
     pub(super) warm: Arc<Warm>,
     /// Keys changed in memory since the last flush, with what their stored copy counted
     /// for in `bytes` when they changed (the flush replaces it by the new copy's size).
     pub(super) dirty: HashMap<Box<[u8]>, u32>,
+    /// Keys taken by the flusher whose batch is being written (outside the shard lock): as
+    /// dirty for readers until it lands. With their sizes, for dirty again if it fails.
+    flushing: HashMap<Box<[u8]>, u32>,
+    /// Store writes of this shard land in the order they were built under the shard lock:
+    /// the flusher takes this before it lets the shard lock go; other writers (under the
+    /// shard lock) take it before they write, so they land after an in-flight batch.
+    gate: Arc<Mutex<()>>,
+    /// Bumped by FLUSHALL: a batch in flight from before it is not put back on failure.
+    generation: u64,
     /// Per local table: keys only the warm store holds.
     pub(super) cold: Box<[u64]>,
     pub(super) cold_total: u64,
@@ -40,6 +64,9 @@ impl WarmState {
         WarmState {
             warm,
             dirty: HashMap::new(),
+            flushing: HashMap::new(),
+            gate: Arc::new(Mutex::new(())),
+            generation: 0,
             cold: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
             cold_total: 0,
             bytes: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
@@ -56,6 +83,12 @@ impl WarmState {
     fn sub_cold(&mut self, i: usize) {
         self.cold[i] = self.cold[i].saturating_sub(1);
         self.cold_total = self.cold_total.saturating_sub(1);
+    }
+
+    /// Changed in memory and not yet in the store (dirty, or in a batch in flight).
+    pub(super) fn is_dirty(&self, key: &[u8]) -> bool {
+        self.dirty.contains_key(key)
+            || (!self.flushing.is_empty() && self.flushing.contains_key(key))
     }
 
     /// The store now holds `delta` more value bytes in table `i`.
@@ -93,7 +126,9 @@ impl Shard {
 
     /// Keys changed in memory and not yet flushed.
     pub fn dirty_len(&self) -> usize {
-        self.warm.as_ref().map_or(0, |w| w.dirty.len())
+        self.warm
+            .as_ref()
+            .map_or(0, |w| w.dirty.len() + w.flushing.len())
     }
 
     /// Keys of `slot` in every tier.
@@ -194,7 +229,7 @@ impl Shard {
     /// Returns whether memory now holds it. An expired warm copy counts as deleted.
     pub(super) fn load_warm(&mut self, i: usize, hash: u64, key: &[u8], now: u64) -> bool {
         let warm = match &self.warm {
-            Some(w) if w.cold[i] > 0 && !w.dirty.contains_key(key) => w.warm.clone(),
+            Some(w) if w.cold[i] > 0 && !w.is_dirty(key) => w.warm.clone(),
             _ => return false,
         };
         let data = match warm.store.get(&tier::encode_key(self.slot_at(i), key)) {
@@ -253,15 +288,45 @@ impl Shard {
     }
 
     /// Writes this shard's dirty keys to the warm store in one batch, with the key counts and
-    /// value bytes of the slots they belong to. On failure the keys stay dirty for the next
-    /// attempt.
+    /// value bytes of the slots they belong to, while holding the shard lock (demotion,
+    /// migration; the flusher writes outside it: [`Shard::start_flush`]). On failure the keys
+    /// stay dirty for the next attempt.
     pub fn flush_dirty(&mut self) -> Result<usize, TierError> {
-        let Some(w) = &mut self.warm else {
+        let Some(w) = &self.warm else {
             return Ok(0);
         };
         if w.dirty.is_empty() {
             return Ok(0);
         }
+        // After a batch in flight, whose keys may be among these.
+        let gate = w.gate.clone();
+        let _landed = gate.lock();
+        let Some(job) = self.build_flush() else {
+            return Ok(0);
+        };
+        let res = job.warm.store.write(&job.ops);
+        self.finish_flush(job, res, false)
+    }
+
+    /// Takes this shard's dirty keys into a batch for the flusher, which writes it after
+    /// letting the shard lock go (holding [`FlushJob::gate`] meanwhile) and then hands it to
+    /// [`Shard::finish_flush`]. Until then its keys count as dirty for readers, and stay in
+    /// memory (demotion skips them).
+    pub fn start_flush(&mut self) -> Option<FlushJob> {
+        let w = self.warm.as_ref()?;
+        if w.dirty.is_empty() || !w.flushing.is_empty() {
+            return None;
+        }
+        let mut job = self.build_flush()?;
+        let w = self.warm.as_mut()?;
+        w.flushing = std::mem::take(&mut job.keys);
+        Some(job)
+    }
+
+    /// The dirty keys (but held ones) as a batch, encoded from memory; their bytes are counted
+    /// as written (undone if the write fails), so that any later write's counts include them.
+    fn build_flush(&mut self) -> Option<FlushJob> {
+        let w = self.warm.as_mut()?;
         let mut dirty = std::mem::take(&mut w.dirty);
         if !w.held.is_empty() {
             let (held, kept) = (&w.held, &mut w.dirty);
@@ -272,9 +337,9 @@ impl Shard {
                 }
                 !hold
             });
-            if dirty.is_empty() {
-                return Ok(0);
-            }
+        }
+        if dirty.is_empty() {
+            return None;
         }
         let mut ops = Vec::with_capacity(dirty.len() + 1);
         let mut tables = 0u64; // SLOTS_PER_SHARD == 64
@@ -304,26 +369,57 @@ impl Shard {
                 }
             }
         }
+        for (i, d) in delta.iter().enumerate() {
+            w.add_bytes(i, *d);
+        }
         for i in (0..SLOTS_PER_SHARD).filter(|i| tables & (1 << i) != 0) {
-            let bytes = self.warm.as_ref().map_or(0, |w| w.bytes[i]) + delta[i];
+            let bytes = self.warm.as_ref().map_or(0, |w| w.bytes[i]);
             ops.push(self.count_op(i, bytes));
         }
+        let w = self.warm.as_ref()?;
+        Some(FlushJob {
+            ops,
+            delta,
+            keys: dirty,
+            generation: w.generation,
+            gate: w.gate.clone(),
+            warm: w.warm.clone(),
+        })
+    }
+
+    /// Settles a batch once written (`res`): its keys are clean, or dirty again. `flight`:
+    /// it was written outside the shard lock (its keys wait in `flushing`).
+    pub fn finish_flush(
+        &mut self,
+        mut job: FlushJob,
+        res: Result<(), TierError>,
+        flight: bool,
+    ) -> Result<usize, TierError> {
         let Some(w) = &mut self.warm else {
             return Ok(0);
         };
-        match w.warm.store.write(&ops) {
+        if flight {
+            job.keys = std::mem::take(&mut w.flushing);
+        }
+        let n = job.keys.len();
+        // FLUSHALL came in between: it emptied the store and the counts after this landed.
+        let current = job.generation == w.generation;
+        match res {
             Ok(()) => {
-                for (i, d) in delta.iter().enumerate() {
-                    w.add_bytes(i, *d);
-                }
                 let st = &w.warm.stats;
-                w.warm.bump(&st.flushed_keys, dirty.len() as u64);
+                w.warm.bump(&st.flushed_keys, n as u64);
                 w.warm.bump(&st.flush_batches, 1);
-                Ok(dirty.len())
+                Ok(n)
             }
             Err(e) => {
                 w.warm.bump(&w.warm.stats.write_errors, 1);
-                w.dirty.extend(dirty);
+                if current {
+                    for (i, d) in job.delta.iter().enumerate() {
+                        w.add_bytes(i, -d);
+                    }
+                    // What the store still holds is what they counted for before.
+                    w.dirty.extend(job.keys);
+                }
                 Err(e)
             }
         }
@@ -336,8 +432,12 @@ impl Shard {
     pub fn demote(&mut self, slot: u16, key: &[u8]) -> Option<usize> {
         let i = self.local(slot);
         let hash = self.hash(key);
-        let dirty = self.warm.as_ref()?.dirty.contains_key(key);
-        if dirty {
+        let w = self.warm.as_ref()?;
+        if w.flushing.contains_key(key) {
+            // Its batch is in flight: the store may not hold it yet.
+            return None;
+        }
+        if w.dirty.contains_key(key) {
             if let Err(e) = self.flush_dirty() {
                 tracing::error!("flushing before demotion: {e}");
                 return None;
@@ -370,7 +470,7 @@ impl Shard {
         let table = &self.slots[i].table;
         let res = w.warm.store.scan(&from, &to, &mut |k, v| {
             let key = &k[2..];
-            if tier::is_expired(v, now) || w.dirty.contains_key(key) {
+            if tier::is_expired(v, now) || w.is_dirty(key) {
                 return true;
             }
             let hash = self.hasher.hash_one(key);
@@ -410,13 +510,16 @@ impl Shard {
         };
         let (from, to) = tier::slot_range(slot);
         let table = &self.slots[i].table;
+        // With no batch half-landed, so that the bytes it counts are the store's.
+        let gate = w.gate.clone();
+        let landed = gate.lock();
         let (mut live, mut dead, mut bytes) = (0u64, Vec::new(), 0i64);
         let res = w.warm.store.scan(&from, &to, &mut |k, v| {
             let key = &k[2..];
             let size = tier::warm_size(key.len(), v);
             bytes += size as i64;
             let hash = self.hasher.hash_one(key);
-            if w.dirty.contains_key(key) || table.find(hash, |e| e.key() == key).is_some() {
+            if w.is_dirty(key) || table.find(hash, |e| e.key() == key).is_some() {
                 return true;
             }
             if tier::is_expired(v, now) {
@@ -429,6 +532,7 @@ impl Shard {
             }
             true
         });
+        drop(landed);
         if let Err(e) = res {
             tracing::error!("sweeping the warm tier: {e}");
             return;
@@ -452,7 +556,7 @@ impl Shard {
     /// expired, or deleted in memory and not yet flushed).
     pub(super) fn warm_meta(&self, i: usize, key: &[u8], now: u64) -> Option<(Kind, u64)> {
         let w = self.warm.as_ref()?;
-        if w.cold[i] == 0 || w.dirty.contains_key(key) {
+        if w.cold[i] == 0 || w.is_dirty(key) {
             return None;
         }
         match w.warm.store.get(&tier::encode_key(self.slot_at(i), key)) {
@@ -476,7 +580,7 @@ impl Shard {
             return (!e.is_expired(now)).then_some("memory");
         }
         let w = self.warm.as_ref()?;
-        if w.cold[i] == 0 || w.dirty.contains_key(key) {
+        if w.cold[i] == 0 || w.is_dirty(key) {
             return None;
         }
         match w.warm.store.get(&tier::encode_key(slot, key)) {
@@ -512,7 +616,7 @@ impl Shard {
         let i = self.local(slot);
         let w = self.warm.as_ref()?;
         w.warm.cold.as_ref()?;
-        if w.cold[i] == 0 || w.dirty.contains_key(key) {
+        if w.cold[i] == 0 || w.is_dirty(key) {
             return None;
         }
         let hash = self.hash(key);
@@ -568,7 +672,7 @@ impl Shard {
             if v.len() < cold::MIN_COLD_VALUE
                 || cold::is_pointer(v)
                 || tier::is_expired(v, now)
-                || w.dirty.contains_key(key)
+                || w.is_dirty(key)
                 || table
                     .find(self.hasher.hash_one(key), |e| e.key() == key)
                     .is_some()
@@ -597,7 +701,7 @@ impl Shard {
         let mut tables = 0u64;
         for (k, expect, p) in records {
             let key = &k[2..];
-            if w.dirty.contains_key(key) {
+            if w.is_dirty(key) {
                 continue;
             }
             let i = self.local(key_slot(key));
@@ -628,6 +732,7 @@ impl Shard {
             ops.push(self.count_op(i, b));
         }
         if !ops.is_empty() {
+            let _after_flight = w.gate.lock();
             w.warm.store.write(&ops)?;
         }
         if let Some(w) = &mut self.warm {
@@ -656,11 +761,15 @@ impl Shard {
             ops.push(Op::DeleteRange(from, to));
             ops.push(Op::Delete(tier::count_key(slot)));
         }
+        let gate = w.gate.clone();
+        let _after_flight = gate.lock();
         if let Err(e) = w.warm.store.write(&ops) {
             w.warm.bump(&w.warm.stats.write_errors, 1);
             tracing::error!("clearing the warm tier: {e}");
         }
         w.dirty.clear();
+        w.flushing.clear();
+        w.generation += 1;
         w.promoted.clear();
         if let Some(c) = &w.warm.cold {
             c.release_all();
