@@ -206,7 +206,9 @@ async fn kill_9_keeps_writes_acknowledged_a_second_before() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_keys_never_resurface() {
-    const TTL_MS: u64 = 5000;
+    // Long enough for the set-up below (writes, demotion, tier checks) on a loaded CI box:
+    // at 5 s it once expired the keys before they were checked.
+    const TTL_MS: u64 = 8000;
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(dir.path(), "always").await;
     let mut c = node.client().await;
@@ -241,7 +243,7 @@ async fn expired_keys_never_resurface() {
     assert!(expired_warm > 0, "no expiring key was demoted");
     // Wait for the expiry (observed on a probe set after them, with the same TTL).
     let probe = node.client().await;
-    wait_until(Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(15), || {
         let mut p = probe.clone();
         async move { !p.exists::<_, bool>("probe").await.unwrap() }
     })
