@@ -176,10 +176,17 @@ impl Node {
     }
 
     /// With extra `AUTOCACHE_*` settings (e.g. `--storage tiered` as AUTOCACHE_STORAGE).
+    /// A port from `free_port` can be taken by another process before the node binds it: the
+    /// node then exits ("Address already in use") and starts again on fresh ports.
     pub async fn start_with_env(control: SocketAddr, dir: &Path, env: &[(&str, &str)]) -> Node {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        Node::start_on(control, dir, env, addr, grpc).await
+        for _ in 0..5 {
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            if let Some(node) = Node::launch(control, dir, env, addr, grpc).await {
+                return node;
+            }
+        }
+        panic!("autocache-node exited before listening, 5 times");
     }
 
     /// On given addresses (a restart where it ran before, as a StatefulSet pod keeps its name).
@@ -190,8 +197,21 @@ impl Node {
         addr: SocketAddr,
         grpc: SocketAddr,
     ) -> Node {
+        Node::launch(control, dir, env, addr, grpc)
+            .await
+            .expect("autocache-node exited before listening")
+    }
+
+    /// Starts the node; None if it exits before it listens.
+    async fn launch(
+        control: SocketAddr,
+        dir: &Path,
+        env: &[(&str, &str)],
+        addr: SocketAddr,
+        grpc: SocketAddr,
+    ) -> Option<Node> {
         std::fs::create_dir_all(dir).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_autocache-node"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_autocache-node"))
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--grpc-addr")
@@ -207,10 +227,17 @@ impl Node {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn autocache-node");
-        wait_for("node to listen", Duration::from_secs(30), || async {
-            TcpStream::connect(addr).await.is_ok()
-        })
-        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(addr).await.is_err() {
+            if child.try_wait().unwrap().is_some() {
+                return None;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for node to listen"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         let mut node = Node {
             addr,
             grpc,
@@ -226,7 +253,7 @@ impl Node {
             .unwrap()
             .trim()
             .to_string();
-        node
+        Some(node)
     }
 
     pub fn url(&self) -> String {
