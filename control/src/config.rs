@@ -29,9 +29,9 @@ pub struct Config {
     #[arg(long, env = "AUTOCACHE_CONTROL_NODE_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
     pub node_timeout: Duration,
     /// Slot migrations running at once; the rest wait in a queue. More move slots faster and
-    /// cost clients latency: on a 2-core box 16 moved 186-201k keys/s with client p99 2.1-3.0x
-    /// idle, 32 moved 267k keys/s at 4.1-8.0x (BENCHMARKS.md, Migration).
-    #[arg(long, env = "AUTOCACHE_CONTROL_MAX_MIGRATIONS", default_value_t = 16)]
+    /// cost clients latency: on a 2-core box 8 moved 135-143k keys/s with client p99 3.9-4.6x
+    /// idle, 16 moved 202k keys/s at 6.0-6.3x (BENCHMARKS.md, Migration).
+    #[arg(long, env = "AUTOCACHE_CONTROL_MAX_MIGRATIONS", default_value_t = 8)]
     pub max_migrations: usize,
 }
 
@@ -43,7 +43,7 @@ impl Config {
             data_dir: data_dir.into(),
             metrics_addr: None,
             node_timeout: Duration::from_secs(15),
-            max_migrations: 16,
+            max_migrations: 8,
         }
     }
 }
