@@ -115,8 +115,9 @@ pub struct ClientState {
     pub inflight: Option<(u16, Box<[u8]>)>,
     /// That wait is over: run the next command without checking again.
     pub inflight_waited: bool,
-    /// When the previous command of the batch `process` runs ended: the next one's start,
-    /// one clock read per command instead of two. None outside `process`.
+    /// Inside `process` only: when the previous command of the batch ended, which is the
+    /// next one's start (one clock read per command instead of two). None elsewhere, so a
+    /// command run after a wait times itself.
     pub timer: Option<std::time::Instant>,
 }
 
@@ -317,7 +318,6 @@ async fn wait_blocked(
     let mut woken = true;
     loop {
         if woken {
-            state.timer = None;
             cmd::execute(server, state, out, &blocked.request.as_request());
             if state.block.take().is_none() {
                 blocked.unregister(server);
@@ -411,7 +411,7 @@ fn process(
     out: &mut ReplyBuf,
 ) {
     let mut executed = 0u64;
-    state.timer = None;
+    state.timer = Some(std::time::Instant::now());
     loop {
         let consumed = match parser.parse(inbuf, state.authenticated) {
             Ok(Parsed::Incomplete) => break,

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tonic::Streaming;
-use tower::util::BoxCloneSyncService;
+use tower::util::BoxService;
 use tower::{BoxError, Service, ServiceBuilder};
 
 use crate::metrics::UpstreamMetrics;
@@ -107,7 +107,7 @@ pub struct NodePool {
     channel: Channel,
     /// One instance shared by every caller (polled and called under the lock): cloning it
     /// per command cost an allocation or two of its own.
-    service: Mutex<BoxCloneSyncService<Command, Reply, BoxError>>,
+    service: Mutex<BoxService<Command, Reply, BoxError>>,
     ids: AtomicU64,
     /// Shared streams open now.
     open: Arc<AtomicUsize>,
@@ -150,7 +150,7 @@ impl NodePool {
         Ok(NodePool {
             addr: addr.to_string(),
             channel,
-            service: Mutex::new(BoxCloneSyncService::new(service)),
+            service: Mutex::new(BoxService::new(service)),
             ids: AtomicU64::new(1),
             open,
             errors: Default::default(),

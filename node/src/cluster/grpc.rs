@@ -233,10 +233,7 @@ async fn run_one(
             }
             // Cold values the command names are fetched first, no lock held meanwhile.
             match crate::tier::prefetch::before(server, state, &req).await {
-                Ok(()) => {
-                    state.timer = None;
-                    cmd::execute(server, state, out, &req)
-                }
+                Ok(()) => cmd::execute(server, state, out, &req),
                 Err(msg) => out.error(&msg),
             }
             if let Some(block) = state.block.take() {
@@ -285,7 +282,6 @@ async fn wait_blocked(server: &Server, state: &mut ClientState, out: &mut ReplyB
     loop {
         if run {
             out.buf.clear();
-            state.timer = None;
             cmd::execute(server, state, out, &b.request.as_request());
             if state.block.take().is_none() {
                 break;

@@ -219,7 +219,7 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
         return;
     }
     let handler = handlers()[idx].expect("resolve returns implemented commands");
-    let start = client.timer.take().unwrap_or_else(std::time::Instant::now);
+    let start = client.timer.unwrap_or_else(std::time::Instant::now);
     let mut ctx = Ctx {
         server,
         db: Db::Free(&server.keyspace),
@@ -232,7 +232,9 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
     stats.calls.fetch_add(1, Relaxed);
     let end = std::time::Instant::now();
     let elapsed = end - start;
-    ctx.client.timer = Some(end);
+    if ctx.client.timer.is_some() {
+        ctx.client.timer = Some(end);
+    }
     stats.usec.fetch_add(elapsed.as_micros() as u64, Relaxed);
     stats.latency.observe(elapsed);
     if let Err(e) = result {
