@@ -1,17 +1,18 @@
 //! The sorted-set value type, encoded as Redis 7 does: "listpack" (one sorted vector) while
-//! small, "skiplist" (a span-carrying skip list plus a member hash index, see [`skiplist`])
-//! once it holds more than 128 members or a member longer than 64 bytes. Order is by score,
+//! small, "skiplist" once it holds more than 128 members or a member longer than 64 bytes.
+//! The large encoding keeps Redis's name (OBJECT ENCODING) but is an order-statistic B+tree
+//! plus a member hash index, see [`tree`]. Order is by score,
 //! then member bytes. Everything addresses elements by 0-based ascending rank; score and lex
 //! ranges become rank spans, so ZRANK, ZCOUNT and every range command are O(log n) on the
 //! large encoding. Scores are never NaN. Reply formatting and argument parsing live in
 //! `cmd::zset`.
 
-mod skiplist;
+mod tree;
 
 use super::codec;
-pub use skiplist::cmp_entries;
-use skiplist::SkipList;
 use std::cmp::Ordering;
+pub use tree::cmp_entries;
+use tree::RankTree;
 
 /// Redis's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults.
 pub const LISTPACK_MAX_ENTRIES: usize = 128;
@@ -21,7 +22,8 @@ pub const LISTPACK_MAX_VALUE: usize = 64;
 pub enum ZSet {
     /// Small sets: (member, score) sorted; linear work over at most 128 entries.
     Listpack(Vec<(Box<[u8]>, f64)>),
-    Skiplist(Box<SkipList>),
+    /// Large sets: Redis's "skiplist" encoding, here a B+tree with a hash index.
+    Tree(Box<RankTree>),
 }
 
 impl Default for ZSet {
@@ -149,7 +151,7 @@ impl ZSet {
         if size <= LISTPACK_MAX_ENTRIES && max_member_len <= LISTPACK_MAX_VALUE {
             ZSet::default()
         } else {
-            ZSet::Skiplist(Box::default())
+            ZSet::Tree(Box::default())
         }
     }
 
@@ -164,19 +166,14 @@ impl ZSet {
                     .map(|(m, s)| (m, listpack_score(s)))
                     .collect(),
             ),
-            mut z => {
-                for (m, s) in items {
-                    z.insert_new(m, s);
-                }
-                z
-            }
+            _ => ZSet::Tree(Box::new(RankTree::from_sorted(items))),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             ZSet::Listpack(v) => v.len(),
-            ZSet::Skiplist(s) => s.len(),
+            ZSet::Tree(s) => s.len(),
         }
     }
 
@@ -187,7 +184,7 @@ impl ZSet {
     pub fn encoding(&self) -> &'static str {
         match self {
             ZSet::Listpack(_) => "listpack",
-            ZSet::Skiplist(_) => "skiplist",
+            ZSet::Tree(_) => "skiplist",
         }
     }
 
@@ -197,7 +194,7 @@ impl ZSet {
                 v.capacity() * std::mem::size_of::<(Box<[u8]>, f64)>()
                     + v.iter().map(|(m, _)| m.len()).sum::<usize>()
             }
-            ZSet::Skiplist(s) => s.mem_usage(),
+            ZSet::Tree(s) => s.mem_usage(),
         }
     }
 
@@ -239,17 +236,13 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Listpack(v) => v.iter().find(|(m, _)| **m == *member).map(|(_, s)| *s),
-            ZSet::Skiplist(s) => s.score(member),
+            ZSet::Tree(s) => s.score(member),
         }
     }
 
-    fn convert_to_skiplist(&mut self) {
+    fn convert_to_tree(&mut self) {
         if let ZSet::Listpack(v) = self {
-            let mut sl = SkipList::new();
-            for (m, s) in std::mem::take(v) {
-                sl.insert(m, s);
-            }
-            *self = ZSet::Skiplist(Box::new(sl));
+            *self = ZSet::Tree(Box::new(RankTree::from_sorted(std::mem::take(v))));
         }
     }
 
@@ -264,9 +257,9 @@ impl ZSet {
                 v.insert(at, (member, score));
                 return;
             }
-            self.convert_to_skiplist();
+            self.convert_to_tree();
         }
-        if let ZSet::Skiplist(s) = self {
+        if let ZSet::Tree(s) = self {
             s.insert(member, score);
         }
     }
@@ -279,7 +272,7 @@ impl ZSet {
                     self.insert_new(m, score);
                 }
             }
-            ZSet::Skiplist(s) => s.update(member, score),
+            ZSet::Tree(s) => s.update(member, score),
         }
     }
 
@@ -339,7 +332,7 @@ impl ZSet {
                 }
                 None => false,
             },
-            ZSet::Skiplist(s) => s.remove(member).is_some(),
+            ZSet::Tree(s) => s.remove(member).is_some(),
         }
     }
 
@@ -347,7 +340,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         match self {
             ZSet::Listpack(v) => v.iter().position(|(m, _)| **m == *member),
-            ZSet::Skiplist(s) => s.rank(member),
+            ZSet::Tree(s) => s.rank(member),
         }
     }
 
@@ -355,7 +348,7 @@ impl ZSet {
     pub fn get_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
         match self {
             ZSet::Listpack(v) => v.get(rank).map(|(m, s)| (&**m, *s)),
-            ZSet::Skiplist(s) => s.get_rank(rank),
+            ZSet::Tree(s) => s.get_rank(rank),
         }
     }
 
@@ -367,7 +360,7 @@ impl ZSet {
                 at: (rank < v.len()).then_some(rank),
                 rev,
             },
-            ZSet::Skiplist(s) => Iter::Skiplist(s.iter_from(rank, rev)),
+            ZSet::Tree(s) => Iter::Tree(s.iter_from(rank, rev)),
         }
     }
 
@@ -380,7 +373,7 @@ impl ZSet {
     pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZSet::Listpack(v) => v.partition_point(|(m, s)| pred(*s, m)),
-            ZSet::Skiplist(s) => s.count_while(pred),
+            ZSet::Tree(s) => s.count_while(pred),
         }
     }
 
@@ -391,7 +384,7 @@ impl ZSet {
                 v.partition_point(|(_, s)| !r.gte_min(*s)),
                 v.partition_point(|(_, s)| r.lte_max(*s)),
             ),
-            ZSet::Skiplist(s) => (
+            ZSet::Tree(s) => (
                 s.count_while_score(|s| !r.gte_min(s)),
                 s.count_while_score(|s| r.lte_max(s)),
             ),
@@ -402,8 +395,8 @@ impl ZSet {
     /// Where a lex range starts: the ascending rank of its first member going forward, or
     /// with `rev` of its last. Lex ranges are meant for members of equal score; on mixed
     /// scores this follows Redis: a small set is scanned linearly (as its listpack is), a
-    /// large one is searched as if sorted (Redis's skip-list descent, whose answer there
-    /// depends on its random levels anyway).
+    /// large one is searched as if sorted (a descent of the tree; Redis's skip-list descent
+    /// gives an answer that depends on its random levels there anyway).
     pub fn lex_first(&self, r: &LexRange, rev: bool) -> Option<usize> {
         let len = self.len();
         let (first, _) = self.get_rank(0)?;
@@ -415,8 +408,8 @@ impl ZSet {
         let at = match (self, rev) {
             (ZSet::Listpack(v), false) => v.iter().position(|(m, _)| r.gte_min(m))?,
             (ZSet::Listpack(v), true) => v.iter().rposition(|(m, _)| r.lte_max(m))?,
-            (ZSet::Skiplist(s), false) => s.count_while(|_, m| !r.gte_min(m)),
-            (ZSet::Skiplist(s), true) => s.count_while(|_, m| r.lte_max(m)).checked_sub(1)?,
+            (ZSet::Tree(s), false) => s.count_while(|_, m| !r.gte_min(m)),
+            (ZSet::Tree(s), true) => s.count_while(|_, m| r.lte_max(m)).checked_sub(1)?,
         };
         let (m, _) = self.get_rank(at)?;
         let inside = if rev { r.gte_min(m) } else { r.lte_max(m) };
@@ -424,7 +417,7 @@ impl ZSet {
     }
 
     /// ZLEXCOUNT: from the first member in range, the run of members up to max (a listpack
-    /// walks it; a skip list subtracts the ranks of the first and last, as Redis).
+    /// walks it; the tree subtracts the ranks of the first and last, as Redis does).
     pub fn lex_count(&self, r: &LexRange) -> usize {
         let Some(first) = self.lex_first(r, false) else {
             return 0;
@@ -434,7 +427,7 @@ impl ZSet {
                 .iter_from(first, false)
                 .take_while(|(m, _)| r.lte_max(m))
                 .count(),
-            ZSet::Skiplist(_) => self
+            ZSet::Tree(_) => self
                 .lex_first(r, true)
                 .map_or(0, |last| (last + 1).saturating_sub(first)),
         }
@@ -457,7 +450,7 @@ impl ZSet {
                 }
                 end - start
             }
-            ZSet::Skiplist(s) => s.remove_ranks(start, count, f),
+            ZSet::Tree(s) => s.remove_ranks(start, count, f),
         }
     }
 
@@ -471,7 +464,7 @@ impl ZSet {
                 }
                 0
             }
-            ZSet::Skiplist(s) => s.scan(cursor, count, f),
+            ZSet::Tree(s) => s.scan(cursor, count, f),
         }
     }
 }
@@ -493,7 +486,7 @@ pub enum Iter<'a> {
         at: Option<usize>,
         rev: bool,
     },
-    Skiplist(skiplist::Iter<'a>),
+    Tree(tree::Iter<'a>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -511,7 +504,7 @@ impl<'a> Iterator for Iter<'a> {
                 let (m, s) = &items[i];
                 Some((m, *s))
             }
-            Iter::Skiplist(it) => it.next(),
+            Iter::Tree(it) => it.next(),
         }
     }
 }
@@ -588,7 +581,7 @@ mod tests {
         let mut want = model.0.clone();
         want.reverse();
         assert_eq!(rev, want);
-        if let ZSet::Skiplist(s) = z {
+        if let ZSet::Tree(s) = z {
             s.check();
         }
     }
@@ -596,7 +589,7 @@ mod tests {
     fn run_random(seed: u64, ops: usize, universe: u32, start_large: bool) {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut z = if start_large {
-            ZSet::Skiplist(Box::default())
+            ZSet::Tree(Box::default())
         } else {
             ZSet::default()
         };
@@ -666,7 +659,7 @@ mod tests {
                     assert_eq!(flat.lex_count(&r), want.len());
                     if matches!(flat, ZSet::Listpack(_)) {
                         // The same answers from the large encoding.
-                        let mut big = ZSet::Skiplist(Box::default());
+                        let mut big = ZSet::Tree(Box::default());
                         for (m, _) in flat.iter() {
                             big.insert(m, 0.0);
                         }
@@ -744,7 +737,7 @@ mod tests {
     }
 
     #[test]
-    fn random_ops_match_model_skiplist_from_start() {
+    fn random_ops_match_model_tree_from_start() {
         for seed in 20..24 {
             run_random(seed, 4000, 100, true);
         }
@@ -834,7 +827,7 @@ mod tests {
     #[test]
     fn large_set_ranks_after_inserts_updates_removes() {
         let mut rng = fastrand::Rng::with_seed(7);
-        let mut z = ZSet::Skiplist(Box::default());
+        let mut z = ZSet::Tree(Box::default());
         let mut model = std::collections::BTreeMap::new();
         let key = |s: f64, m: &[u8]| (s.to_bits() ^ (1 << 63), m.to_vec());
         let name = |i: u32| format!("element:{i:012}").into_bytes();
@@ -880,7 +873,7 @@ mod tests {
                 assert_eq!(z.score(m), Some(*s));
                 assert_eq!(z.get_rank(r), Some((m.as_slice(), *s)));
             }
-            if let ZSet::Skiplist(s) = &z {
+            if let ZSet::Tree(s) = &z {
                 s.check();
             }
         }
@@ -888,7 +881,7 @@ mod tests {
 
     #[test]
     fn scan_visits_every_member_across_resizes() {
-        let mut z = ZSet::Skiplist(Box::default());
+        let mut z = ZSet::Tree(Box::default());
         for i in 0..2000 {
             z.insert(format!("k{i}").as_bytes(), i as f64);
         }
