@@ -248,13 +248,10 @@ impl ZSet {
 
     /// Adds a member known to be absent, converting to the large encoding when it would
     /// outgrow the listpack limits.
-    fn insert_new(&mut self, member: Box<[u8]>, score: f64) {
+    fn insert_new(&mut self, member: &[u8], score: f64) {
         if let ZSet::Listpack(v) = self {
             if v.len() < LISTPACK_MAX_ENTRIES && member.len() <= LISTPACK_MAX_VALUE {
-                let score = listpack_score(score);
-                let at = v
-                    .partition_point(|(m, s)| cmp_entries(*s, m, score, &member) == Ordering::Less);
-                v.insert(at, (member, score));
+                listpack_insert(v, member.into(), score);
                 return;
             }
             self.convert_to_tree();
@@ -269,7 +266,7 @@ impl ZSet {
             ZSet::Listpack(v) => {
                 if let Some(i) = v.iter().position(|(m, _)| **m == *member) {
                     let (m, _) = v.remove(i);
-                    self.insert_new(m, score);
+                    listpack_insert(v, m, score);
                 }
             }
             ZSet::Tree(s) => s.update(member, score),
@@ -286,7 +283,7 @@ impl ZSet {
                 false
             }
             None => {
-                self.insert_new(member.into(), score);
+                self.insert_new(member, score);
                 true
             }
         }
@@ -302,7 +299,7 @@ impl ZSet {
             if f.xx {
                 return Some((AddResult::Skipped, score));
             }
-            self.insert_new(member.into(), score);
+            self.insert_new(member, score);
             return Some((AddResult::Added, score));
         };
         if f.nx {
@@ -467,6 +464,13 @@ impl ZSet {
             ZSet::Tree(s) => s.scan(cursor, count, f),
         }
     }
+}
+
+/// Puts a member into its place in a listpack.
+fn listpack_insert(v: &mut Vec<(Box<[u8]>, f64)>, member: Box<[u8]>, score: f64) {
+    let score = listpack_score(score);
+    let at = v.partition_point(|(m, s)| cmp_entries(*s, m, score, &member) == Ordering::Less);
+    v.insert(at, (member, score));
 }
 
 /// A listpack keeps scores as text and reads "-0" back as the integer 0: Redis's small

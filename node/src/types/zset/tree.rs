@@ -27,20 +27,88 @@ const INNER_MIN: usize = INNER_CAP / 2;
 /// Inner levels: 16^8 entries at minimum fill is past the `u32` arena.
 const MAX_DEPTH: usize = 10;
 
-/// One member: the arena slot its id names.
+/// One member: the arena slot its id names. One cache line, with the bytes of members up
+/// to [`INLINE_MEMBER`] long: a hash lookup or a tie on score then takes one cache miss
+/// per entry, not two.
 #[derive(Debug, Clone)]
+#[repr(C, align(64))]
 struct Entry {
-    member: Box<[u8]>,
     score: f64,
     /// Low 32 bits of the member's hash; picks the bucket.
     hash: u32,
     /// Next entry in the same hash bucket; `FREE` for a free slot.
     hnext: u32,
+    member: Member,
+}
+
+const INLINE_MEMBER: usize = 46;
+const _: () = assert!(std::mem::size_of::<Entry>() == 64);
+
+/// A member's bytes: inside the entry when short (the usual case), else on the heap.
+#[derive(Debug, Clone)]
+enum Member {
+    Inline { len: u8, bytes: [u8; INLINE_MEMBER] },
+    Heap(Box<[u8]>),
+}
+
+impl Default for Member {
+    fn default() -> Self {
+        Member::Inline {
+            len: 0,
+            bytes: [0; INLINE_MEMBER],
+        }
+    }
+}
+
+impl Member {
+    fn new(m: &[u8]) -> Member {
+        if m.len() <= INLINE_MEMBER {
+            let mut bytes = [0; INLINE_MEMBER];
+            bytes[..m.len()].copy_from_slice(m);
+            Member::Inline {
+                len: m.len() as u8,
+                bytes,
+            }
+        } else {
+            Member::Heap(m.into())
+        }
+    }
+
+    fn from_box(m: Box<[u8]>) -> Member {
+        if m.len() <= INLINE_MEMBER {
+            Member::new(&m)
+        } else {
+            Member::Heap(m)
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Member::Inline { len, bytes } => &bytes[..*len as usize],
+            Member::Heap(b) => b,
+        }
+    }
+
+    fn into_box(self) -> Box<[u8]> {
+        match self {
+            Member::Inline { len, bytes } => bytes[..len as usize].into(),
+            Member::Heap(b) => b,
+        }
+    }
+
+    /// Bytes outside the entry.
+    fn heap_len(&self) -> usize {
+        match self {
+            Member::Inline { .. } => 0,
+            Member::Heap(b) => b.len(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 struct Leaf {
+    /// In order; the slots past `len` hold +inf.
     scores: [f64; LEAF_CAP],
     ids: [u32; LEAF_CAP],
     len: u32,
@@ -51,7 +119,7 @@ struct Leaf {
 impl Leaf {
     fn empty() -> Leaf {
         Leaf {
-            scores: [0.0; LEAF_CAP],
+            scores: [f64::INFINITY; LEAF_CAP],
             ids: [NIL; LEAF_CAP],
             len: 0,
             prev: NIL,
@@ -66,13 +134,19 @@ impl Leaf {
     fn key(&self, i: usize) -> (f64, u32) {
         (self.scores[i], self.ids[i])
     }
+
+    /// Keeps the first `n` entries; the free slots' scores go back to +inf.
+    fn truncate(&mut self, n: usize) {
+        self.scores[n..].fill(f64::INFINITY);
+        self.len = n as u32;
+    }
 }
 
 #[derive(Debug, Clone)]
 #[repr(C, align(64))]
 struct Inner {
     /// `(scores[i], ids[i])` is the smallest entry under `children[i]`, for `i >= 1`; slot 0
-    /// is not kept up to date (the ancestors hold that key).
+    /// is not kept up to date (the ancestors hold that key). Slots past `len` score +inf.
     scores: [f64; INNER_CAP],
     ids: [u32; INNER_CAP],
     children: [u32; INNER_CAP],
@@ -84,7 +158,7 @@ struct Inner {
 impl Inner {
     fn empty() -> Inner {
         Inner {
-            scores: [0.0; INNER_CAP],
+            scores: [f64::INFINITY; INNER_CAP],
             ids: [NIL; INNER_CAP],
             children: [NIL; INNER_CAP],
             counts: [0; INNER_CAP],
@@ -94,6 +168,12 @@ impl Inner {
 
     fn len(&self) -> usize {
         self.len as usize
+    }
+
+    /// Keeps the first `n` children; the free slots' scores go back to +inf.
+    fn truncate(&mut self, n: usize) {
+        self.scores[n..].fill(f64::INFINITY);
+        self.len = n as u32;
     }
 
     fn total(&self) -> u32 {
@@ -124,7 +204,7 @@ impl Inner {
         self.ids.copy_within(at + 1..n, at);
         self.children.copy_within(at + 1..n, at);
         self.counts.copy_within(at + 1..n, at);
-        self.len -= 1;
+        self.truncate(n - 1);
     }
 }
 
@@ -167,6 +247,7 @@ pub struct RankTree {
     height: usize,
     len: usize,
     buckets: Vec<u32>,
+    /// Member bytes on the heap (not inline).
     member_bytes: usize,
 }
 
@@ -203,7 +284,8 @@ fn partition(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bool) -> usiz
     lo
 }
 
-/// How many of `scores` are below and at most `s` (branch-free: vectorizes).
+/// How many of `scores` are below and at most `s`: branch-free over the whole node (free
+/// slots hold +inf), so that it vectorizes and does not wait for the node's length to load.
 fn count_lt_le(scores: &[f64], s: f64) -> (usize, usize) {
     let lt = scores.iter().map(|&x| (x < s) as usize).sum();
     let le = scores.iter().map(|&x| (x <= s) as usize).sum();
@@ -236,28 +318,35 @@ impl RankTree {
     /// Builds from (member, score) pairs in order with distinct members: full leaves, no
     /// searching.
     pub fn from_sorted(items: Vec<(Box<[u8]>, f64)>) -> RankTree {
+        RankTree::build(
+            items
+                .into_iter()
+                .map(|(member, score)| Entry {
+                    score,
+                    hash: hash_member(&member),
+                    hnext: NIL,
+                    member: Member::from_box(member),
+                })
+                .collect(),
+        )
+    }
+
+    /// [`RankTree::from_sorted`] from entries already made.
+    fn build(entries: Vec<Entry>) -> RankTree {
         let mut t = RankTree::new();
-        let n = items.len();
+        let n = entries.len();
         if n == 0 {
             return t;
         }
         assert!(n < FREE as usize, "sorted set arena full");
-        t.entries = items
-            .into_iter()
-            .map(|(member, score)| Entry {
-                hash: hash_member(&member),
-                member,
-                score,
-                hnext: NIL,
-            })
-            .collect();
+        t.entries = entries;
         debug_assert!(t.entries.windows(2).all(|w| cmp_entries(
             w[0].score,
-            &w[0].member,
+            w[0].member.as_slice(),
             w[1].score,
-            &w[1].member
+            w[1].member.as_slice()
         ) == Ordering::Less));
-        t.member_bytes = t.entries.iter().map(|e| e.member.len()).sum();
+        t.member_bytes = t.entries.iter().map(|e| e.member.heap_len()).sum();
         t.len = n;
         t.leaves.clear();
         // (node, entries under it, its smallest key) for each node of the level being built.
@@ -331,7 +420,7 @@ impl RankTree {
         let mut i = self.buckets[self.bucket_of(hash)];
         while i != NIL {
             let e = &self.entries[i as usize];
-            if e.hash == hash && *e.member == *member {
+            if e.hash == hash && e.member.as_slice() == member {
                 return Some(i);
             }
             i = e.hnext;
@@ -391,14 +480,14 @@ impl RankTree {
 
     // ---- arenas ----
 
-    fn alloc(&mut self, member: Box<[u8]>, score: f64) -> u32 {
-        self.member_bytes += member.len();
+    fn alloc(&mut self, member: &[u8], score: f64) -> u32 {
         let e = Entry {
-            hash: hash_member(&member),
-            member,
             score,
+            hash: hash_member(member),
             hnext: NIL,
+            member: Member::new(member),
         };
+        self.member_bytes += e.member.heap_len();
         match self.free.pop() {
             Some(i) => {
                 self.entries[i as usize] = e;
@@ -413,18 +502,21 @@ impl RankTree {
     }
 
     /// Frees an entry already out of the tree and the hash index; hands back what it held.
-    fn release(&mut self, id: u32) -> (Box<[u8]>, f64) {
+    fn release(&mut self, id: u32) -> (Member, f64) {
         let e = &mut self.entries[id as usize];
         let member = std::mem::take(&mut e.member);
         e.hnext = FREE;
-        self.member_bytes -= member.len();
+        self.member_bytes -= member.heap_len();
         self.free.push(id);
         (member, e.score)
     }
 
     fn new_leaf(&mut self) -> u32 {
         match self.free_leaves.pop() {
-            Some(i) => i,
+            Some(i) => {
+                self.leaves[i as usize] = Leaf::empty();
+                i
+            }
             None => {
                 self.leaves.push(Leaf::empty());
                 (self.leaves.len() - 1) as u32
@@ -434,7 +526,10 @@ impl RankTree {
 
     fn new_inner(&mut self) -> u32 {
         match self.free_inners.pop() {
-            Some(i) => i,
+            Some(i) => {
+                self.inners[i as usize] = Inner::empty();
+                i
+            }
             None => {
                 self.inners.push(Inner::empty());
                 (self.inners.len() - 1) as u32
@@ -446,17 +541,21 @@ impl RankTree {
     /// (amortized O(1)).
     fn maybe_compact(&mut self) {
         if self.free.len() > 1024 && self.free.len() > 2 * self.len {
-            let mut items = Vec::with_capacity(self.len);
+            let mut entries = Vec::with_capacity(self.len);
             let mut at = self.first_leaf();
             while at != NIL {
                 let leaf = &self.leaves[at as usize];
                 for &id in &leaf.ids[..leaf.len()] {
                     let e = &mut self.entries[id as usize];
-                    items.push((std::mem::take(&mut e.member), e.score));
+                    entries.push(Entry {
+                        member: std::mem::take(&mut e.member),
+                        hnext: NIL,
+                        ..*e
+                    });
                 }
                 at = leaf.next;
             }
-            *self = RankTree::from_sorted(items);
+            *self = RankTree::build(entries);
         } else {
             self.shrink_buckets();
         }
@@ -469,7 +568,7 @@ impl RankTree {
         if score != k.score {
             return score < k.score;
         }
-        id == k.id || *self.entries[id as usize].member <= *k.member
+        id == k.id || self.entries[id as usize].member.as_slice() <= k.member
     }
 
     /// Whether the entry (`score`, `id`) sorts before `k`.
@@ -477,13 +576,14 @@ impl RankTree {
         if score != k.score {
             return score < k.score;
         }
-        id != k.id && *self.entries[id as usize].member < *k.member
+        id != k.id && self.entries[id as usize].member.as_slice() < k.member
     }
 
     /// The child of `n` whose range holds `k`: the number of its keys at or before `k`.
     fn child_for(&self, n: &Inner, k: &Key) -> usize {
-        let keys = &n.scores[1..n.len()];
+        let keys = &n.scores[1..];
         let (lt, le) = count_lt_le(keys, k.score);
+        let le = le.min(n.len() - 1);
         if lt == le {
             return lt;
         }
@@ -493,7 +593,8 @@ impl RankTree {
     /// Where `k` goes in `leaf`: the number of its entries before `k`.
     fn leaf_pos(&self, leaf: u32, k: &Key) -> usize {
         let l = &self.leaves[leaf as usize];
-        let (lt, le) = count_lt_le(&l.scores[..l.len()], k.score);
+        let (lt, le) = count_lt_le(&l.scores, k.score);
+        let le = le.min(l.len());
         if lt == le {
             return lt;
         }
@@ -581,11 +682,11 @@ impl RankTree {
     // ---- inserting ----
 
     /// Inserts a member that is not present (callers check with [`RankTree::score`]).
-    pub fn insert(&mut self, member: Box<[u8]>, score: f64) {
+    pub fn insert(&mut self, member: &[u8], score: f64) {
         debug_assert!(!score.is_nan());
         let k = Key {
             score,
-            member: &member,
+            member,
             id: NIL,
         };
         let (path, leaf, _) = self.descend(&k);
@@ -682,7 +783,7 @@ impl RankTree {
         let l = &mut self.leaves[leaf as usize];
         l.scores[..keep].copy_from_slice(&scores[..keep]);
         l.ids[..keep].copy_from_slice(&ids[..keep]);
-        l.len = keep as u32;
+        l.truncate(keep);
         l.next = r;
         r
     }
@@ -730,7 +831,7 @@ impl RankTree {
         pn.ids[..keep].copy_from_slice(&ids[..keep]);
         pn.children[..keep].copy_from_slice(&children[..keep]);
         pn.counts[..keep].copy_from_slice(&counts[..keep]);
-        pn.len = keep as u32;
+        pn.truncate(keep);
         q
     }
 
@@ -747,7 +848,7 @@ impl RankTree {
         let len = l.len();
         l.scores.copy_within(pos + n..len, pos);
         l.ids.copy_within(pos + n..len, pos);
-        l.len -= n as u32;
+        l.truncate(len - n);
         let left = len - n;
         if pos == 0 {
             if let Some(d) = self.separator_level(path) {
@@ -814,11 +915,11 @@ impl RankTree {
         let al = &mut self.leaves[a as usize];
         al.scores[..na].copy_from_slice(&scores[..na]);
         al.ids[..na].copy_from_slice(&ids[..na]);
-        al.len = na as u32;
+        al.truncate(na);
         let bl = &mut self.leaves[b as usize];
         bl.scores[..total - na].copy_from_slice(&scores[na..total]);
         bl.ids[..total - na].copy_from_slice(&ids[na..total]);
-        bl.len = (total - na) as u32;
+        bl.truncate(total - na);
         let pn = &mut self.inners[p as usize];
         pn.counts[j] = na as u32;
         pn.counts[j + 1] = (total - na) as u32;
@@ -881,14 +982,14 @@ impl RankTree {
         an.ids[..na].copy_from_slice(&ids[..na]);
         an.children[..na].copy_from_slice(&children[..na]);
         an.counts[..na].copy_from_slice(&counts[..na]);
-        an.len = na as u32;
+        an.truncate(na);
         let (ca, cb) = (an.total(), counts[na..total].iter().sum());
         let bn = &mut self.inners[b as usize];
         bn.scores[..total - na].copy_from_slice(&scores[na..total]);
         bn.ids[..total - na].copy_from_slice(&ids[na..total]);
         bn.children[..total - na].copy_from_slice(&children[na..total]);
         bn.counts[..total - na].copy_from_slice(&counts[na..total]);
-        bn.len = (total - na) as u32;
+        bn.truncate(total - na);
         let pn = &mut self.inners[p as usize];
         pn.counts[j] = ca;
         pn.counts[j + 1] = cb;
@@ -964,7 +1065,7 @@ impl RankTree {
     /// How many leading elements satisfy `pred` (which must hold for a prefix of the order):
     /// the rank where a lex bound falls.
     pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        self.count_keys(|s, id| pred(s, &self.entries[id as usize].member))
+        self.count_keys(|s, id| pred(s, self.entries[id as usize].member.as_slice()))
     }
 
     /// [`RankTree::count_while`] for a predicate on scores alone: reads no member.
@@ -991,7 +1092,10 @@ impl RankTree {
         }
         let (_, leaf, pos) = self.descend_rank(rank);
         let l = &self.leaves[leaf as usize];
-        Some((&self.entries[l.ids[pos] as usize].member, l.scores[pos]))
+        Some((
+            self.entries[l.ids[pos] as usize].member.as_slice(),
+            l.scores[pos],
+        ))
     }
 
     /// Iterates from 0-based `rank` forward (or backward with `rev`).
@@ -1030,7 +1134,7 @@ impl RankTree {
             for &id in &ids[pos..pos + n] {
                 self.hash_unlink(id);
                 let (m, s) = self.release(id);
-                f(m, s);
+                f(m.into_box(), s);
             }
             removed += n;
         }
@@ -1051,7 +1155,7 @@ impl RankTree {
             let mut i = self.buckets[(v & mask) as usize];
             while i != NIL {
                 let e = &self.entries[i as usize];
-                f(&e.member, e.score);
+                f(e.member.as_slice(), e.score);
                 seen += 1;
                 i = e.hnext;
             }
@@ -1086,14 +1190,15 @@ impl RankTree {
                 if let Some((ps, pid)) = prev {
                     let p = &self.entries[pid as usize];
                     assert_eq!(
-                        cmp_entries(ps, &p.member, s, &e.member),
+                        cmp_entries(ps, p.member.as_slice(), s, e.member.as_slice()),
                         Ordering::Less,
                         "order"
                     );
                 }
-                assert_eq!(self.find(&e.member), Some(id));
-                assert_eq!(self.rank(&e.member), Some(rank));
-                assert_eq!(self.get_rank(rank), Some((&*e.member, s)));
+                let m = e.member.as_slice();
+                assert_eq!(self.find(m), Some(id));
+                assert_eq!(self.rank(m), Some(rank));
+                assert_eq!(self.get_rank(rank), Some((m, s)));
                 prev = Some((s, id));
                 rank += 1;
             }
@@ -1134,6 +1239,7 @@ impl RankTree {
         if level == 0 {
             let l = &self.leaves[x as usize];
             assert!(l.len() <= LEAF_CAP);
+            assert!(l.scores[l.len()..].iter().all(|&s| s == f64::INFINITY));
             if !root {
                 assert!(
                     l.len() >= if first || last { 1 } else { LEAF_MIN },
@@ -1145,6 +1251,7 @@ impl RankTree {
         }
         let n = &self.inners[x as usize];
         assert!(n.len() <= INNER_CAP && n.len() >= 2, "inner fill");
+        assert!(n.scores[n.len()..].iter().all(|&s| s == f64::INFINITY));
         if !root && !first && !last {
             assert!(n.len() >= INNER_MIN, "inner fill");
         }
@@ -1188,7 +1295,9 @@ impl<'a> Iterator for Iter<'a> {
         let leaves = &self.tree.leaves;
         let l = &leaves[self.leaf as usize];
         let item = (
-            &*self.tree.entries[l.ids[self.pos] as usize].member,
+            self.tree.entries[l.ids[self.pos] as usize]
+                .member
+                .as_slice(),
             l.scores[self.pos],
         );
         if self.rev {
@@ -1279,7 +1388,7 @@ mod tests {
             let n = LEAF_CAP * INNER_CAP * 2 + 7;
             for i in 0..n {
                 let s = if descending { (n - i) as f64 } else { i as f64 };
-                t.insert(name(i).into(), s);
+                t.insert(&name(i), s);
                 model.insert(&name(i), s);
                 if [1, LEAF_CAP, LEAF_CAP + 1, LEAF_CAP * INNER_CAP + 1].contains(&(i + 1)) {
                     same(&t, &model);
@@ -1315,7 +1424,7 @@ mod tests {
         let mut ids: Vec<usize> = (0..5000).collect();
         rng.shuffle(&mut ids);
         for &i in &ids {
-            t.insert(name(i).into(), 0.0);
+            t.insert(&name(i), 0.0);
             model.insert(&name(i), 0.0);
         }
         same(&t, &model);
@@ -1346,7 +1455,7 @@ mod tests {
         let mut model = Model::default();
         for i in 0..20_000 {
             let s = rng.u32(0..3000) as f64;
-            t.insert(name(i).into(), s);
+            t.insert(&name(i), s);
             model.insert(&name(i), s);
         }
         let cases = [
@@ -1380,7 +1489,7 @@ mod tests {
         let n = t.remove_ranks(0, usize::MAX, |_, _| ());
         assert_eq!((n, t.len()), (len - 10, 0));
         t.check();
-        t.insert(b"again".as_slice().into(), 1.0);
+        t.insert(b"again", 1.0);
         assert_eq!(t.rank(b"again"), Some(0));
         t.check();
     }
@@ -1407,7 +1516,7 @@ mod tests {
         let mut scores = Vec::new();
         for i in 0..3000 {
             let s = (i * 10) as f64;
-            t.insert(name(i).into(), s);
+            t.insert(&name(i), s);
             model.insert(&name(i), s);
             scores.push(s);
         }
@@ -1454,7 +1563,7 @@ mod tests {
             same(&t, &model);
             // And it keeps working: inserts into full leaves, removals.
             for i in (0..n).step_by(3) {
-                t.insert(format!("x{i}").into_bytes().into(), i as f64 + 0.5);
+                t.insert(format!("x{i}").as_bytes(), i as f64 + 0.5);
                 model.insert(format!("x{i}").as_bytes(), i as f64 + 0.5);
             }
             for i in (0..n).step_by(2) {
