@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use autocache_proto::slot::key_slot;
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::task::JoinHandle;
+use std::future::Future;
 
 use crate::{error, resp, Proxy};
 
@@ -21,29 +21,16 @@ pub fn splittable(name: &str) -> Option<usize> {
     }
 }
 
-fn spawn_slot(proxy: &Arc<Proxy>, slot: u16, args: Vec<Bytes>, resp: u32) -> JoinHandle<Bytes> {
-    let proxy = proxy.clone();
-    tokio::spawn(async move { proxy.call_slot(slot, args, resp).await })
-}
-
-fn spawn_node(proxy: &Arc<Proxy>, addr: String, args: Vec<Bytes>, resp: u32) -> JoinHandle<Bytes> {
-    let proxy = proxy.clone();
-    tokio::spawn(async move { proxy.call_node(&addr, args, resp).await })
-}
-
-async fn join(h: JoinHandle<Bytes>) -> Bytes {
-    h.await
-        .unwrap_or_else(|_| error(b"ERR internal error in the proxy"))
-}
-
-/// MGET/DEL/UNLINK/EXISTS/TOUCH/MSET over keys in several slots.
-pub async fn split(
+/// MGET/DEL/UNLINK/EXISTS/TOUCH/MSET over keys in several slots. The sub-commands are
+/// queued on their nodes' streams before this returns, so that what the client sends next
+/// cannot overtake them; the future merges their replies.
+pub fn split(
     proxy: &Arc<Proxy>,
-    name: &str,
+    name: &'static str,
     args: Vec<Bytes>,
     step: usize,
     resp: u32,
-) -> Bytes {
+) -> impl Future<Output = Bytes> + Send + 'static {
     // Groups in order of first appearance; each remembers the key positions it answers for.
     let mut groups: Vec<(u16, Vec<Bytes>, Vec<usize>)> = Vec::new();
     let mut by_slot: HashMap<u16, usize> = HashMap::new();
@@ -57,21 +44,23 @@ pub async fn split(
         groups[g].2.push(n);
     }
     let total = (args.len() - 1) / step;
-    let handles: Vec<_> = groups
-        .iter()
-        .map(|(slot, sub, _)| spawn_slot(proxy, *slot, sub.clone(), resp))
+    let started: Vec<_> = groups
+        .iter_mut()
+        .map(|(slot, sub, _)| proxy.start_slot(*slot, std::mem::take(sub), None, resp))
         .collect();
-    let mut replies = Vec::with_capacity(handles.len());
-    for h in handles {
-        replies.push(join(h).await);
-    }
-    if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
-        return e.clone();
-    }
-    match name {
-        "mget" => merge_mget(&groups, &replies, total),
-        "mset" => Bytes::from_static(b"+OK\r\n"),
-        _ => sum(&replies),
+    async move {
+        let mut replies = Vec::with_capacity(started.len());
+        for reply in started {
+            replies.push(reply.await);
+        }
+        if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
+            return e.clone();
+        }
+        match name {
+            "mget" => merge_mget(&groups, &replies, total),
+            "mset" => Bytes::from_static(b"+OK\r\n"),
+            _ => sum(&replies),
+        }
     }
 }
 
@@ -125,17 +114,30 @@ pub enum Merge {
     PairSum,
 }
 
-/// Sends the command to every node serving slots and merges the replies.
-pub async fn all_nodes(proxy: &Arc<Proxy>, args: Vec<Bytes>, merge: Merge, resp: u32) -> Bytes {
-    let nodes = proxy.router.serving_nodes();
-    let handles: Vec<_> = nodes
+/// Sends the command to every node serving slots (queued before this returns) and merges
+/// the replies.
+pub fn all_nodes(
+    proxy: &Arc<Proxy>,
+    args: Vec<Bytes>,
+    merge: Merge,
+    resp: u32,
+) -> impl Future<Output = Bytes> + Send + 'static {
+    let started: Vec<_> = proxy
+        .router
+        .serving_nodes()
         .into_iter()
-        .map(|(_, n)| spawn_node(proxy, n.grpc_addr, args.clone(), resp))
+        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), resp))
         .collect();
-    let mut replies = Vec::with_capacity(handles.len());
-    for h in handles {
-        replies.push(join(h).await);
+    async move {
+        let mut replies = Vec::with_capacity(started.len());
+        for reply in started {
+            replies.push(reply.await);
+        }
+        merged(merge, replies)
     }
+}
+
+fn merged(merge: Merge, replies: Vec<Bytes>) -> Bytes {
     if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
         return e.clone();
     }
@@ -270,14 +272,15 @@ pub async fn randomkey(proxy: &Arc<Proxy>, args: Vec<Bytes>, resp: u32) -> Bytes
 /// answered.
 pub async fn keyspace(proxy: &Arc<Proxy>) -> Option<(u64, u64)> {
     let args = vec![Bytes::from_static(b"INFO"), Bytes::from_static(b"keyspace")];
-    let nodes = proxy.router.serving_nodes();
-    let handles: Vec<_> = nodes
+    let started: Vec<_> = proxy
+        .router
+        .serving_nodes()
         .into_iter()
-        .map(|(_, n)| spawn_node(proxy, n.grpc_addr, args.clone(), 2))
+        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), 2))
         .collect();
     let (mut keys, mut expires, mut any) = (0, 0, false);
-    for h in handles {
-        let reply = join(h).await;
+    for reply in started {
+        let reply = reply.await;
         let Some(text) = resp::bulk(&reply) else {
             continue;
         };

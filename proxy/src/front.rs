@@ -164,6 +164,8 @@ async fn serve(
         blocking: None,
         sub: None,
         raw: None,
+        outgoing: Vec::new(),
+        routed: VecDeque::new(),
     };
     if let Err(e) = conn.run(stop).await {
         tracing::debug!(client = id, error = %e, "connection ended");
@@ -176,6 +178,15 @@ pub enum Pending {
     Task(JoinHandle<Bytes>),
     /// Already queued on a node stream; polled when the reply's turn comes.
     Fut(std::pin::Pin<Box<dyn Future<Output = Bytes> + Send>>),
+    /// The next reply of the oldest batch of routed commands ([`Conn::routed`]).
+    Routed,
+}
+
+/// Commands for single slots from one read of the client, sent together (per node); their
+/// replies, once they came.
+struct RoutedBatch {
+    replies: Option<std::pin::Pin<Box<dyn Future<Output = Vec<Bytes>> + Send>>>,
+    ready: std::vec::IntoIter<Bytes>,
 }
 
 /// MULTI state: commands queued locally until EXEC pins them to one node.
@@ -212,6 +223,11 @@ pub struct Conn {
     /// The request being dispatched, as the client sent it: a command routed to one slot
     /// forwards these bytes to its node rather than its arguments re-encoded.
     raw: Option<Bytes>,
+    /// Commands for one slot each, gathered from the requests read so far: they leave
+    /// together (per node) before anything else runs, or once the input is parsed.
+    outgoing: Vec<crate::Routed>,
+    /// Batches of them sent, oldest first, for [`Pending::Routed`].
+    routed: VecDeque<RoutedBatch>,
 }
 
 impl Conn {
@@ -267,8 +283,14 @@ impl Conn {
         self.handle.subscribed.store(false, Relaxed);
     }
 
-    /// Parses and dispatches every complete request in the read buffer.
+    /// Parses and dispatches every complete request in the read buffer; sends what it
+    /// gathered for the nodes.
     async fn handle_input(&mut self) {
+        self.parse_input().await;
+        self.send_routed();
+    }
+
+    async fn parse_input(&mut self) {
         while !self.close {
             let base = self.rbuf.as_ptr() as usize;
             let parsed = self.parser.parse(&self.rbuf, self.authenticated);
@@ -314,12 +336,31 @@ impl Conn {
         self.pending.push_back(Pending::Ready(b));
     }
 
+    /// A reply already on its way (queued on a node stream), awaited in its turn.
+    pub fn push_fut(&mut self, f: impl Future<Output = Bytes> + Send + 'static) {
+        self.pending.push_back(Pending::Fut(Box::pin(f)));
+    }
+
     pub fn push_task(&mut self, h: JoinHandle<Bytes>) {
         self.pending.push_back(Pending::Task(h));
     }
 
+    /// Sends the commands gathered in `outgoing`.
+    fn send_routed(&mut self) {
+        if self.outgoing.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.outgoing);
+        let replies = self.proxy.start_routed(items, self.resp(), self.handle.id);
+        self.routed.push_back(RoutedBatch {
+            replies: Some(Box::pin(replies)),
+            ready: Vec::new().into_iter(),
+        });
+    }
+
     /// Waits for every pending reply, in order, and writes them all at once.
     pub async fn flush(&mut self) -> std::io::Result<()> {
+        self.send_routed();
         while let Some(p) = self.pending.pop_front() {
             let b = match p {
                 Pending::Ready(b) => b,
@@ -327,6 +368,7 @@ impl Conn {
                     .await
                     .unwrap_or_else(|_| error(b"ERR internal error in the proxy")),
                 Pending::Fut(f) => f.await,
+                Pending::Routed => self.next_routed().await,
             };
             self.out.extend_from_slice(&b);
         }
@@ -335,6 +377,24 @@ impl Conn {
             self.out.clear();
         }
         Ok(())
+    }
+
+    /// The next reply of the oldest routed batch.
+    async fn next_routed(&mut self) -> Bytes {
+        loop {
+            let Some(batch) = self.routed.front_mut() else {
+                return error(b"ERR internal error in the proxy");
+            };
+            if let Some(replies) = batch.replies.take() {
+                batch.ready = replies.await.into_iter();
+            }
+            match batch.ready.next() {
+                Some(b) => return b,
+                None => {
+                    self.routed.pop_front();
+                }
+            }
+        }
     }
 
     async fn dispatch(&mut self, args: Vec<Bytes>) {
@@ -370,6 +430,14 @@ impl Conn {
     }
 
     async fn execute(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) {
+        if let Some(slot) = self.one_slot(spec, &args) {
+            if let Some(raw) = self.raw.take() {
+                self.outgoing.push(crate::Routed { slot, raw });
+                return self.pending.push_back(Pending::Routed);
+            }
+        }
+        // Anything else runs after what came before it reached its nodes.
+        self.send_routed();
         if crate::local::handles(spec.name) {
             return crate::local::run(self, spec, args).await;
         }
@@ -403,12 +471,25 @@ impl Conn {
         }
     }
 
+    /// The slot of a command that goes to the node owning it, as is (no split, no session).
+    fn one_slot(&self, spec: &'static CommandSpec, args: &[Bytes]) -> Option<u16> {
+        match spec.name {
+            "publish" | "spublish" => Some(key_slot(&args[1])),
+            "subscribe" | "unsubscribe" | "punsubscribe" | "psubscribe" | "watch" | "scan"
+            | "randomkey" | "keys" | "dbsize" | "flushall" | "flushdb" => None,
+            _ if spec.has(flags::BLOCKING)
+                || spec.routing != Routing::ByKey
+                || crate::local::handles(spec.name) =>
+            {
+                None
+            }
+            _ => command_slot(spec, args).ok().flatten(),
+        }
+    }
+
     pub fn all_nodes(&mut self, args: Vec<Bytes>, merge: Merge) {
-        let proxy = self.proxy.clone();
-        let resp = self.resp();
-        self.push_task(tokio::spawn(async move {
-            fanout::all_nodes(&proxy, args, merge, resp).await
-        }));
+        let replies = fanout::all_nodes(&self.proxy, args, merge, self.resp());
+        self.push_fut(replies);
     }
 
     /// Sends a keyless command to any one node serving slots.
@@ -417,11 +498,8 @@ impl Conn {
         let Some((_, node)) = nodes.get(fastrand::usize(..nodes.len().max(1))).cloned() else {
             return self.push(error(NOT_SERVED));
         };
-        let proxy = self.proxy.clone();
-        let resp = self.resp();
-        self.push_task(tokio::spawn(async move {
-            proxy.call_node(&node.grpc_addr, args, resp).await
-        }));
+        let reply = self.proxy.start_node(&node.grpc_addr, args, self.resp());
+        self.push_fut(reply);
     }
 
     /// A keyed command: to the node of its keys' slot, split when it may be, else CROSSSLOT.
@@ -437,12 +515,8 @@ impl Conn {
             Ok(None) => self.any_node(args),
             Err(_) if fanout::splittable(spec.name).is_some() => {
                 let step = fanout::splittable(spec.name).unwrap_or(1);
-                let proxy = self.proxy.clone();
-                let resp = self.resp();
-                let name = spec.name;
-                self.push_task(tokio::spawn(async move {
-                    fanout::split(&proxy, name, args, step, resp).await
-                }));
+                let replies = fanout::split(&self.proxy, spec.name, args, step, self.resp());
+                self.push_fut(replies);
             }
             Err(e) => self.push(e),
         }
@@ -452,9 +526,7 @@ impl Conn {
         let proxy = self.proxy.clone();
         let resp = self.resp();
         let raw = self.raw.take();
-        self.pending.push_back(Pending::Fut(Box::pin(
-            proxy.start_slot(slot, args, raw, resp),
-        )));
+        self.push_fut(proxy.start_slot(slot, args, raw, resp));
     }
 
     // ---- transactions ----

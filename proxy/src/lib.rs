@@ -32,7 +32,7 @@ use tokio::sync::watch;
 pub use autocache_proto::{command, slot};
 pub use config::Config;
 use router::{Router, Target};
-use upstream::{PoolOptions, UpError, Upstreams};
+use upstream::{PoolOptions, UpError, Upstreams, Work};
 
 /// Redirects followed for one command before giving up with TRYAGAIN.
 const MAX_REDIRECTS: usize = 5;
@@ -144,8 +144,7 @@ impl Proxy {
 
     /// Like [`Proxy::call_slot`], but the first attempt is queued on the node's stream right
     /// away: a pipeline's commands all join the next batch before their replies are awaited.
-    /// `raw`, the request as the client sent it, is what the first attempt forwards when
-    /// given; `args` are kept for redirects.
+    /// `raw`, the request as the client sent it, is what is forwarded when given.
     pub fn start_slot(
         self: &Arc<Self>,
         slot: u16,
@@ -154,21 +153,90 @@ impl Proxy {
         resp: u32,
     ) -> impl Future<Output = Bytes> + Send + 'static {
         let proxy = self.clone();
+        let fwd = match raw {
+            Some(raw) => Forward::Raw(raw),
+            None => Forward::Args(args),
+        };
         let (epoch, first) = self.router.with_owner(slot, |addr| {
             addr.map(|a| {
-                self.upstreams.get(a).map(|pool| match raw {
-                    Some(raw) => pool.start(Vec::new(), raw, resp, false),
-                    None => pool.start(args.clone(), Bytes::new(), resp, false),
-                })
+                self.upstreams
+                    .get(a)
+                    .map(|pool| fwd.start(&pool, resp, false))
             })
         });
         async move {
             let first = match first {
-                None => return error(b"CLUSTERDOWN Hash slot not served"),
+                None => return error(NOT_SERVED),
                 Some(Ok(fut)) => fut.await,
                 Some(Err(e)) => Err(e),
             };
-            proxy.finish_slot(slot, args, resp, epoch, first).await
+            proxy.finish_slot(slot, fwd, resp, epoch, first).await
+        }
+    }
+
+    /// Sends a client pipeline's commands for single slots, as the client sent them: those
+    /// for one node leave together, as one piece of work queued now. The future resolves to
+    /// their replies in order, redirects followed.
+    pub fn start_routed(
+        self: &Arc<Self>,
+        items: Vec<Routed>,
+        resp: u32,
+        client: u64,
+    ) -> impl Future<Output = Vec<Bytes>> + Send + 'static {
+        let map = self.router.map();
+        let epoch = map.epoch;
+        // Per owning node (its index in the map): the positions of its commands.
+        let mut groups: Vec<(u16, Vec<usize>)> = Vec::with_capacity(1);
+        let mut unserved = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match map.owner(item.slot) {
+                Some(node) => match groups.iter_mut().find(|g| g.0 == node) {
+                    Some(g) => g.1.push(i),
+                    None => groups.push((node, vec![i])),
+                },
+                None => unserved.push(i),
+            }
+        }
+        let started: Vec<_> = groups
+            .into_iter()
+            .map(|(node, positions)| {
+                let addr = &map.nodes[node as usize].grpc_addr;
+                let replies = self.upstreams.get(addr).map(|pool| {
+                    pool.start_work(Work::Pipeline {
+                        requests: positions.iter().map(|&i| items[i].raw.clone()).collect(),
+                        resp_version: resp,
+                        client,
+                    })
+                });
+                (positions, replies)
+            })
+            .collect();
+        let proxy = self.clone();
+        async move {
+            let mut out = vec![Bytes::new(); items.len()];
+            for i in unserved {
+                out[i] = error(NOT_SERVED);
+            }
+            for (positions, replies) in started {
+                let replies = match replies {
+                    Ok(fut) => fut.await,
+                    Err(e) => vec![Err(e); positions.len()],
+                };
+                for (i, reply) in positions.into_iter().zip(replies) {
+                    out[i] = match reply {
+                        Ok(Reply {
+                            result: Some(reply::Result::Resp(b)),
+                            ..
+                        }) if !b.starts_with(b"-TRYAGAIN") => b,
+                        first => {
+                            let item = &items[i];
+                            let fwd = Forward::Raw(item.raw.clone());
+                            proxy.finish_slot(item.slot, fwd, resp, epoch, first).await
+                        }
+                    };
+                }
+            }
+            out
         }
     }
 
@@ -176,7 +244,7 @@ impl Proxy {
     async fn finish_slot(
         &self,
         slot: u16,
-        args: Vec<Bytes>,
+        fwd: Forward,
         resp: u32,
         mut epoch: u64,
         first: Result<Reply, UpError>,
@@ -201,7 +269,7 @@ impl Proxy {
                     asking = false;
                     target = match self.router.owner(slot) {
                         Some(t) => t,
-                        None => return error(b"CLUSTERDOWN Hash slot not served"),
+                        None => return error(NOT_SERVED),
                     };
                 }
                 Ok(Reply {
@@ -220,13 +288,16 @@ impl Proxy {
                     asking = r.kind() == redirect::Kind::Ask;
                     target = match self.follow(slot, &r.address, asking, epoch).await {
                         Some(t) => t,
-                        None => return error(b"CLUSTERDOWN Hash slot not served"),
+                        None => return error(NOT_SERVED),
                     };
                 }
                 Ok(Reply { result: None, .. }) => return error(b"ERR empty reply from node"),
             }
             epoch = self.router.map().epoch;
-            reply = self.call_target(&target, args.clone(), resp, asking).await;
+            reply = match self.upstreams.get(&target.grpc_addr) {
+                Ok(pool) => fwd.start(&pool, resp, asking).await,
+                Err(e) => Err(e),
+            };
         }
     }
 
@@ -247,26 +318,59 @@ impl Proxy {
             .or_else(|| self.router.owner(slot))
     }
 
-    pub async fn call_target(
-        &self,
-        target: &Target,
-        args: Vec<Bytes>,
-        resp: u32,
-        asking: bool,
-    ) -> Result<Reply, UpError> {
-        let pool = self.upstreams.get(&target.grpc_addr)?;
-        pool.call(args, resp, asking).await
-    }
-
     /// Runs a keyless command on one node (by map index), without redirects.
     pub async fn call_node(&self, grpc_addr: &str, args: Vec<Bytes>, resp: u32) -> Bytes {
-        let pool = match self.upstreams.get(grpc_addr) {
-            Ok(p) => p,
-            Err(e) => return error(e.to_string().as_bytes()),
-        };
-        match pool.call(args, resp, false).await {
-            Ok(r) => session::reply_bytes(r),
-            Err(e) => error(e.to_string().as_bytes()),
+        self.start_node(grpc_addr, args, resp).await
+    }
+
+    /// Like [`Proxy::call_node`], but queued on the node's stream now: what the client sends
+    /// after it cannot overtake it.
+    pub fn start_node(
+        &self,
+        grpc_addr: &str,
+        args: Vec<Bytes>,
+        resp: u32,
+    ) -> impl Future<Output = Bytes> + Send + 'static {
+        let started = self
+            .upstreams
+            .get(grpc_addr)
+            .map(|pool| pool.start(args, Bytes::new(), resp, false));
+        async move {
+            match started {
+                Ok(fut) => match fut.await {
+                    Ok(r) => session::reply_bytes(r),
+                    Err(e) => error(e.to_string().as_bytes()),
+                },
+                Err(e) => error(e.to_string().as_bytes()),
+            }
+        }
+    }
+}
+
+const NOT_SERVED: &[u8] = b"CLUSTERDOWN Hash slot not served";
+
+/// A command for one slot, as the client sent it.
+pub struct Routed {
+    pub slot: u16,
+    pub raw: Bytes,
+}
+
+/// What is sent (again, after a redirect) for a command.
+enum Forward {
+    Args(Vec<Bytes>),
+    Raw(Bytes),
+}
+
+impl Forward {
+    fn start(
+        &self,
+        pool: &Arc<upstream::NodePool>,
+        resp: u32,
+        asking: bool,
+    ) -> impl Future<Output = Result<Reply, UpError>> + Send + 'static {
+        match self {
+            Forward::Args(args) => pool.start(args.clone(), Bytes::new(), resp, asking),
+            Forward::Raw(raw) => pool.start(Vec::new(), raw.clone(), resp, asking),
         }
     }
 }

@@ -4,7 +4,6 @@
 //! MULTI state (`front`); CONFIG, OBJECT HELP and PUBSUB introspection go to the nodes.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use autocache_proto::command::{command_command, CommandSpec};
 use autocache_proto::resp::{parse_i64, ReplyBuf};
@@ -570,11 +569,10 @@ fn slot_query(conn: &mut Conn, args: &[Bytes]) {
     let Some(slot) = slot else {
         return conn.push(error(b"ERR Invalid slot"));
     };
-    let proxy: Arc<Proxy> = conn.proxy.clone();
-    let resp = conn.resp();
-    let args = args.to_vec();
-    let h = tokio::spawn(async move { proxy.call_slot(slot as u16, args, resp).await });
-    conn.push_task(h);
+    let reply = conn
+        .proxy
+        .start_slot(slot as u16, args.to_vec(), None, conn.resp());
+    conn.push_fut(reply);
 }
 
 fn cluster_slots(p: &Proxy, out: &mut ReplyBuf) {

@@ -57,7 +57,10 @@ impl Session {
             })
             .collect();
         self.out
-            .send(CommandBatch { commands })
+            .send(CommandBatch {
+                commands,
+                pipelines: Vec::new(),
+            })
             .map_err(|_| UpError::Unreachable(self.addr.clone()))?;
         Ok(ids)
     }

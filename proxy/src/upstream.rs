@@ -5,7 +5,7 @@
 //! load with a clear error instead of queueing without end. Each stream observes its batch
 //! sizes and reply latencies (metrics), once per batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -14,9 +14,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use autocache_proto::pb::node::{
-    node_client::NodeClient, Command, CommandBatch, Reply, ReplyBatch,
+    node_client::NodeClient, reply, Command, CommandBatch, Pipeline, PipelineReply, Reply,
+    ReplyBatch,
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use prometheus::Histogram;
 use tokio::sync::{mpsc, oneshot};
@@ -60,14 +61,57 @@ pub struct PoolOptions {
     pub max_inflight: usize,
 }
 
-/// A command waiting for its stream to send it.
-struct Job {
-    cmd: Command,
-    reply: oneshot::Sender<Result<Reply, UpError>>,
+/// What a caller hands a node's shared streams.
+pub enum Work {
+    /// Single commands (by arguments, or as the client sent them), answered by id.
+    Commands(Vec<Command>),
+    /// One client's requests for the node as it sent them, forwarded in one piece.
+    /// `client` picks the stream, so that one client's work stays in order.
+    Pipeline {
+        requests: Vec<Bytes>,
+        resp_version: u32,
+        client: u64,
+    },
 }
 
-/// The innermost service: hands a command to one of the node's streams (round robin) and
-/// resolves with its reply.
+impl Work {
+    /// Commands it carries.
+    pub fn len(&self) -> usize {
+        match self {
+            Work::Commands(c) => c.len(),
+            Work::Pipeline { requests, .. } => requests.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Work::Commands(c) => c.truncate(n),
+            Work::Pipeline { requests, .. } => requests.truncate(n),
+        }
+    }
+}
+
+/// One reply per command of a [`Work`], in its order.
+pub type Replies = Vec<Result<Reply, UpError>>;
+
+/// What a stream sends for one [`Work`].
+enum Wire {
+    Commands(Vec<Command>),
+    Pipeline(Pipeline, usize),
+}
+
+/// Work waiting for its stream to send it.
+struct Job {
+    wire: Wire,
+    reply: oneshot::Sender<Result<Vec<Reply>, UpError>>,
+}
+
+/// The innermost service: hands work to one of the node's streams (round robin) and
+/// resolves with its replies.
 #[derive(Clone)]
 struct StreamService {
     addr: Arc<str>,
@@ -75,21 +119,49 @@ struct StreamService {
     next: Arc<AtomicUsize>,
 }
 
-type BoxFut = Pin<Box<dyn Future<Output = Result<Reply, UpError>> + Send>>;
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl Service<Command> for StreamService {
-    type Response = Reply;
+impl Service<Work> for StreamService {
+    type Response = Vec<Reply>;
     type Error = UpError;
-    type Future = BoxFut;
+    type Future = BoxFut<Result<Vec<Reply>, UpError>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), UpError>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, cmd: Command) -> BoxFut {
+    fn call(&mut self, work: Work) -> Self::Future {
+        let i = match &work {
+            Work::Commands(_) => self.next.fetch_add(1, Relaxed),
+            Work::Pipeline { client, .. } => *client as usize,
+        } % self.streams.len();
+        let wire = match work {
+            Work::Commands(c) => Wire::Commands(c),
+            Work::Pipeline {
+                requests,
+                resp_version,
+                ..
+            } => {
+                let n = requests.len();
+                let requests = match <[Bytes; 1]>::try_from(requests) {
+                    Ok([one]) => one,
+                    Err(many) => {
+                        let mut joined = BytesMut::with_capacity(many.iter().map(Bytes::len).sum());
+                        many.iter().for_each(|r| joined.extend_from_slice(r));
+                        joined.freeze()
+                    }
+                };
+                Wire::Pipeline(
+                    Pipeline {
+                        requests,
+                        resp_version,
+                    },
+                    n,
+                )
+            }
+        };
         let (tx, rx) = oneshot::channel();
-        let i = self.next.fetch_add(1, Relaxed) % self.streams.len();
-        let sent = self.streams[i].send(Job { cmd, reply: tx }).is_ok();
+        let sent = self.streams[i].send(Job { wire, reply: tx }).is_ok();
         let addr = self.addr.clone();
         Box::pin(async move {
             if !sent {
@@ -101,13 +173,108 @@ impl Service<Command> for StreamService {
     }
 }
 
+/// A tower layer bounding the commands in flight to a node (not the calls: one call may carry
+/// a client's whole pipeline). What is over the bound fails at once with
+/// [`UpError::Overloaded`] (load shedding) instead of queueing without end; the rest of the
+/// call goes on. Errors of the inner service become one error per command.
+struct InflightLimit<S> {
+    inner: S,
+    max: usize,
+    inflight: Arc<AtomicUsize>,
+    addr: Arc<str>,
+}
+
+/// Commands admitted by [`InflightLimit`], given back when their call ends (or is dropped).
+struct Permits(Arc<AtomicUsize>, usize);
+
+impl Drop for Permits {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, Relaxed);
+    }
+}
+
+impl<S> InflightLimit<S> {
+    /// Takes up to `n` of the free places; how many it got.
+    fn admit(&self, n: usize) -> usize {
+        let mut cur = self.inflight.load(Relaxed);
+        loop {
+            let k = n.min(self.max.saturating_sub(cur));
+            if k == 0 {
+                return 0;
+            }
+            match self
+                .inflight
+                .compare_exchange_weak(cur, cur + k, Relaxed, Relaxed)
+            {
+                Ok(_) => return k,
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+impl<S> Service<Work> for InflightLimit<S>
+where
+    S: Service<Work, Response = Vec<Reply>, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = Replies;
+    type Error = BoxError;
+    type Future = BoxFut<Result<Replies, BoxError>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut work: Work) -> Self::Future {
+        let n = work.len();
+        let admitted = self.admit(n);
+        let addr = self.addr.clone();
+        let shed = move |out: &mut Replies| {
+            out.extend((out.len()..n).map(|_| Err(UpError::Overloaded(addr.to_string()))))
+        };
+        if admitted == 0 {
+            let mut out = Vec::with_capacity(n);
+            shed(&mut out);
+            return Box::pin(std::future::ready(Ok(out)));
+        }
+        work.truncate(admitted);
+        let permits = Permits(self.inflight.clone(), admitted);
+        let fut = self.inner.call(work);
+        let addr = self.addr.clone();
+        Box::pin(async move {
+            let result = fut.await;
+            drop(permits);
+            let mut out: Replies = match result {
+                Ok(replies) if replies.len() == admitted => replies.into_iter().map(Ok).collect(),
+                Ok(_) => vec![Err(UpError::Unreachable(addr.to_string())); admitted],
+                Err(e) => vec![Err(classify(&addr, e)); admitted],
+            };
+            shed(&mut out);
+            Ok(out)
+        })
+    }
+}
+
+/// The client-facing error for what the timeout or the stream service failed with.
+fn classify(addr: &str, e: BoxError) -> UpError {
+    if e.is::<tower::timeout::error::Elapsed>() {
+        UpError::Timeout(addr.to_string())
+    } else {
+        match e.downcast::<UpError>() {
+            Ok(up) => *up,
+            Err(_) => UpError::Unreachable(addr.to_string()),
+        }
+    }
+}
+
 /// One node: its channel, its shared streams and the layered service in front of them.
 pub struct NodePool {
     addr: String,
     channel: Channel,
     /// One instance shared by every caller (polled and called under the lock): cloning it
-    /// per command cost an allocation or two of its own.
-    service: Mutex<BoxService<Command, Reply, BoxError>>,
+    /// per call cost an allocation or two of its own.
+    service: Mutex<BoxService<Work, Replies, BoxError>>,
     ids: AtomicU64,
     /// Shared streams open now.
     open: Arc<AtomicUsize>,
@@ -143,8 +310,12 @@ impl NodePool {
             next: Arc::new(AtomicUsize::new(0)),
         };
         let service = ServiceBuilder::new()
-            .load_shed()
-            .concurrency_limit(opts.max_inflight.max(1))
+            .layer_fn(|inner| InflightLimit {
+                inner,
+                max: opts.max_inflight.max(1),
+                inflight: Arc::new(AtomicUsize::new(0)),
+                addr: addr.into(),
+            })
             .timeout(opts.timeout)
             .service(inner);
         Ok(NodePool {
@@ -186,7 +357,7 @@ impl NodePool {
         self.start(args, Bytes::new(), resp_version, asking).await
     }
 
-    /// Hands the command to a stream now (so that it joins the next batch even before
+    /// Hands one command to a stream now (so that it joins the next batch even before
     /// anyone polls the result) and returns the future of its reply.
     /// `raw`, when not empty, is the request as the client sent it, forwarded in place of
     /// `args`.
@@ -204,39 +375,46 @@ impl NodePool {
             asking,
             raw,
         };
+        let replies = self.start_work(Work::Commands(vec![cmd]));
+        async move {
+            replies
+                .await
+                .pop()
+                .unwrap_or_else(|| Err(UpError::Unreachable(String::new())))
+        }
+    }
+
+    /// Hands `work` to a stream now and returns the future of its replies, one per command
+    /// in order (each a reply or why there is none).
+    pub fn start_work(
+        self: &Arc<Self>,
+        work: Work,
+    ) -> impl Future<Output = Replies> + Send + 'static {
+        let n = work.len();
         let pool = self.clone();
-        // The outer layer sheds load instead of waiting, so it is always ready: readiness
-        // is checked without a real waker, and `call` queues the command at once.
+        // The limit sheds load instead of waiting, so the stack is always ready: readiness
+        // is checked without a real waker, and `call` queues the work at once.
         let mut cx = Context::from_waker(std::task::Waker::noop());
         let started = {
             let mut service = self.service.lock();
             match service.poll_ready(&mut cx) {
-                Poll::Ready(Ok(())) => Some(service.call(cmd)),
+                Poll::Ready(Ok(())) => Some(service.call(work)),
                 _ => None,
             }
         };
         async move {
-            let e = match started {
-                Some(fut) => match fut.await {
-                    Ok(reply) => return Ok(reply),
-                    Err(e) => pool.classify(e),
-                },
-                None => UpError::Overloaded(pool.addr.clone()),
+            let mut replies = match started {
+                Some(fut) => fut
+                    .await
+                    .unwrap_or_else(|e| vec![Err(classify(&pool.addr, e)); n]),
+                None => vec![Err(UpError::Overloaded(pool.addr.clone())); n],
             };
-            Err(pool.failed(e))
-        }
-    }
-
-    fn classify(&self, e: BoxError) -> UpError {
-        if e.is::<tower::timeout::error::Elapsed>() {
-            UpError::Timeout(self.addr.clone())
-        } else if e.is::<tower::load_shed::error::Overloaded>() {
-            UpError::Overloaded(self.addr.clone())
-        } else {
-            match e.downcast::<UpError>() {
-                Ok(up) => *up,
-                Err(_) => UpError::Unreachable(self.addr.clone()),
+            for r in &mut replies {
+                if let Err(e) = r {
+                    pool.errors[e.kind()].fetch_add(1, Relaxed);
+                }
             }
+            replies
         }
     }
 
@@ -346,7 +524,8 @@ async fn run_stream(
 }
 
 /// Runs one open stream. Returns true when the pool is gone (stop), false when the stream
-/// broke (reconnect); either way every command still waiting fails.
+/// broke (reconnect); either way all work still waiting fails. The node answers each batch
+/// with one reply batch, in order, so the work of each sent batch waits in a queue.
 async fn serve(
     addr: &str,
     jobs: &mut mpsc::UnboundedReceiver<Job>,
@@ -354,8 +533,17 @@ async fn serve(
     mut inbound: Streaming<ReplyBatch>,
     metrics: &StreamMetrics,
 ) -> bool {
-    type Waiter = (Instant, oneshot::Sender<Result<Reply, UpError>>);
-    let mut waiting: HashMap<u64, Waiter> = HashMap::new();
+    struct Sent {
+        at: Instant,
+        jobs: Vec<Waiting>,
+    }
+    /// A job sent: how many command replies it takes (None: one pipeline reply).
+    struct Waiting {
+        commands: Option<usize>,
+        pipeline_len: usize,
+        reply: oneshot::Sender<Result<Vec<Reply>, UpError>>,
+    }
+    let mut sent: VecDeque<Sent> = VecDeque::new();
     // Observed here, without atomics; flushed to the shared histogram once per batch.
     let latency = metrics.latency.local();
     let mut buf = Vec::with_capacity(256);
@@ -365,7 +553,7 @@ async fn serve(
                 if n == 0 {
                     break true;
                 }
-                // The first command woke this task before the other clients with input ready
+                // The first job woke this task before the other clients with input ready
                 // had run: let them run and queue theirs, so that one batch carries them all.
                 tokio::task::yield_now().await;
                 while buf.len() < 1024 {
@@ -374,35 +562,53 @@ async fn serve(
                         Err(_) => break,
                     }
                 }
-                let n = buf.len();
-                let mut batch = CommandBatch { commands: Vec::with_capacity(n) };
-                let now = Instant::now();
+                let mut batch = CommandBatch::default();
+                let mut waiting = Vec::with_capacity(buf.len());
+                let mut broke = false;
                 for job in buf.drain(..) {
                     // Already timed out: not worth sending.
                     if job.reply.is_closed() {
                         continue;
                     }
-                    waiting.insert(job.cmd.id, (now, job.reply));
-                    batch.commands.push(job.cmd);
+                    // The node runs a batch's commands before its pipelines: commands queued
+                    // after a pipeline go in the next batch, so that each client's work
+                    // runs in the order it was queued.
+                    if matches!(job.wire, Wire::Commands(_)) && !batch.pipelines.is_empty() {
+                        let full = std::mem::take(&mut batch);
+                        let jobs = std::mem::take(&mut waiting);
+                        if !ship(&out, &mut sent, full, jobs, metrics, addr) {
+                            broke = true;
+                        }
+                    }
+                    let (c, pipeline_len) = match job.wire {
+                        Wire::Commands(c) => {
+                            let n = c.len();
+                            batch.commands.extend(c);
+                            (Some(n), 0)
+                        }
+                        Wire::Pipeline(p, n) => {
+                            batch.pipelines.push(p);
+                            (None, n)
+                        }
+                    };
+                    waiting.push(Waiting { commands: c, pipeline_len, reply: job.reply });
                 }
-                if batch.commands.is_empty() {
-                    continue;
-                }
-                metrics.batch_size.observe(batch.commands.len() as f64);
-                if out.send(batch).is_err() {
+                if broke || !ship(&out, &mut sent, batch, waiting, metrics, addr) {
                     break false;
                 }
             }
             msg = inbound.message() => match msg {
                 Ok(Some(batch)) => {
-                    let now = Instant::now();
-                    for reply in batch.replies {
-                        if let Some((sent, tx)) = waiting.remove(&reply.id) {
-                            latency.observe(now.duration_since(sent).as_secs_f64());
-                            let _ = tx.send(Ok(reply));
-                        }
-                    }
+                    let Some(done) = sent.pop_front() else {
+                        tracing::warn!(node = %addr, "reply batch for nothing sent");
+                        break false;
+                    };
+                    latency.observe(done.at.elapsed().as_secs_f64());
                     latency.flush();
+                    if !deliver(addr, done.jobs, batch) {
+                        tracing::warn!(node = %addr, "reply batch does not match the batch sent");
+                        break false;
+                    }
                 }
                 Ok(None) => break false,
                 Err(e) => {
@@ -412,8 +618,87 @@ async fn serve(
             },
         }
     };
-    for (_, (_, tx)) in waiting {
-        let _ = tx.send(Err(UpError::Unreachable(addr.to_string())));
+    for s in sent {
+        fail(addr, s.jobs);
     }
-    stopped
+    return stopped;
+
+    /// Sends one batch and queues its jobs for the reply; false when the stream is gone
+    /// (the jobs failed).
+    fn ship(
+        out: &mpsc::UnboundedSender<CommandBatch>,
+        sent: &mut VecDeque<Sent>,
+        batch: CommandBatch,
+        jobs: Vec<Waiting>,
+        metrics: &StreamMetrics,
+        addr: &str,
+    ) -> bool {
+        if jobs.is_empty() {
+            return true;
+        }
+        let commands: usize = jobs
+            .iter()
+            .map(|j| j.commands.unwrap_or(j.pipeline_len))
+            .sum();
+        metrics.batch_size.observe(commands as f64);
+        if out.send(batch).is_err() {
+            fail(addr, jobs);
+            return false;
+        }
+        sent.push_back(Sent {
+            at: Instant::now(),
+            jobs,
+        });
+        true
+    }
+
+    /// Hands each job its replies; false (and nothing delivered to the rest) when the
+    /// batch does not have the shape of what was sent.
+    fn deliver(addr: &str, jobs: Vec<Waiting>, batch: ReplyBatch) -> bool {
+        let want: usize = jobs.iter().filter_map(|j| j.commands).sum();
+        let pipelines = jobs.iter().filter(|j| j.commands.is_none()).count();
+        if batch.replies.len() != want || batch.pipelines.len() != pipelines {
+            return false;
+        }
+        let mut replies = batch.replies.into_iter();
+        let mut piped = batch.pipelines.into_iter();
+        for job in jobs {
+            let r = match job.commands {
+                Some(n) => Ok(replies.by_ref().take(n).collect()),
+                None => split(addr, piped.next().unwrap_or_default(), job.pipeline_len),
+            };
+            let _ = job.reply.send(r);
+        }
+        true
+    }
+
+    fn fail(addr: &str, jobs: Vec<Waiting>) {
+        for job in jobs {
+            let _ = job.reply.send(Err(UpError::Unreachable(addr.to_string())));
+        }
+    }
+}
+
+/// One reply per request of a pipeline's answer (`n` requests).
+fn split(addr: &str, p: PipelineReply, n: usize) -> Result<Vec<Reply>, UpError> {
+    if p.ends.len() != n || p.ends.last().is_some_and(|&e| e as usize != p.resp.len()) {
+        tracing::warn!(node = %addr, "malformed pipeline reply");
+        return Err(UpError::Unreachable(addr.to_string()));
+    }
+    let mut redirects = p.redirected.iter().zip(p.redirects).peekable();
+    let mut start = 0;
+    let mut out = Vec::with_capacity(n);
+    for (i, &end) in p.ends.iter().enumerate() {
+        let end = end as usize;
+        let result = match redirects.peek() {
+            Some((&at, _)) if at as usize == i => {
+                redirects.next().map(|(_, r)| reply::Result::Redirect(r))
+            }
+            _ if end >= start => Some(reply::Result::Resp(p.resp.slice(start..end))),
+            _ => None,
+        };
+        out.push(Reply { id: 0, result });
+        start = end.max(start);
+    }
+    Ok(out)
 }

@@ -427,3 +427,72 @@ async fn a_stalled_node_times_out_and_sheds_load() {
     );
     r.expect(b"$1\r\nv\r\n").await;
 }
+
+/// One client read holding commands for all three nodes, local commands, a split MGET and
+/// a DEL in between: the proxy sends each node its share in one piece and the replies come
+/// back in request order, exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_across_nodes_keeps_request_order() {
+    let cluster = TestCluster::start(3).await;
+    let proxy = TestProxy::start(Some(cluster.control_url())).await;
+    proxy.wait_all_slots().await;
+    let k: Vec<String> = (0..3).map(|n| key_on(&cluster, n, "pipe")).collect();
+    let mut batch = Vec::new();
+    for args in [
+        vec!["SET", &k[0], "zero"],
+        vec!["SET", &k[1], "one"],
+        vec!["GET", &k[0]],
+        vec!["PING"],
+        vec!["SET", &k[2], "two"],
+        vec!["GET", &k[1]],
+        vec!["INCR", &k[0]],
+        vec!["MGET", &k[0], &k[1], &k[2]],
+        vec!["DEL", &k[1], &k[2]],
+        vec!["GET", &k[1]],
+        vec!["APPEND", &k[2], "x"],
+    ] {
+        batch.extend(common::encode(&args));
+    }
+    batch.extend_from_slice(b"ECHO inline\r\n");
+    let mut r = proxy.raw().await;
+    r.send(&batch).await;
+    r.expect(
+        b"+OK\r\n+OK\r\n$4\r\nzero\r\n+PONG\r\n+OK\r\n$3\r\none\r\n\
+          -ERR value is not an integer or out of range\r\n\
+          *3\r\n$4\r\nzero\r\n$3\r\none\r\n$3\r\ntwo\r\n:2\r\n$-1\r\n:1\r\n$6\r\ninline\r\n",
+    )
+    .await;
+}
+
+/// Pipelined reads of a slot while it migrates: commands the old owner redirects are
+/// retried one by one at the new owner, and each reply still lands in its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_reads_during_a_migration_keep_their_order() {
+    let cluster = TestCluster::start(3).await;
+    let proxy = TestProxy::start(Some(cluster.control_url())).await;
+    proxy.wait_all_slots().await;
+    let slot_key = key_on(&cluster, 0, "pmig");
+    let keys: Vec<String> = (0..400).map(|i| format!("{{{slot_key}}}:{i}")).collect();
+    let mut c = proxy.client().await;
+    for chunk in keys.chunks(100) {
+        let pairs: Vec<(&String, &String)> = chunk.iter().map(|k| (k, k)).collect();
+        let _: () = c.mset(&pairs).await.unwrap();
+    }
+    let slot = key_slot(slot_key.as_bytes());
+    let mut r = proxy.raw().await;
+    let reader = tokio::spawn(async move {
+        for round in 0..30 {
+            let picked: Vec<&String> = keys.iter().skip(round % 7).step_by(9).collect();
+            let mut batch = Vec::new();
+            let mut want = Vec::new();
+            for k in &picked {
+                batch.extend(common::encode(&["GET", k]));
+                want.extend(format!("${}\r\n{k}\r\n", k.len()).into_bytes());
+            }
+            r.send(&batch).await;
+            r.expect(&want).await;
+        }
+    });
+    cluster.migrate(slot, 0, 1).await;
+    reader.await.unwrap();
+}

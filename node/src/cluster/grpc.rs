@@ -165,7 +165,13 @@ impl Session {
             let s = &mut *self;
             replies.push(run_one(&s.server, &mut s.state, &mut s.out, &mut s.parser, c).await);
         }
-        Some(ReplyBatch { replies })
+        let mut pipelines = Vec::with_capacity(batch.pipelines.len());
+        for p in batch.pipelines {
+            let s = &mut *self;
+            pipelines
+                .push(run_pipeline(&s.server, &mut s.state, &mut s.out, &mut s.parser, p).await);
+        }
+        Some(ReplyBatch { replies, pipelines })
     }
 }
 
@@ -187,15 +193,10 @@ async fn run_one(
     c: pb::Command,
 ) -> pb::Reply {
     out.buf.clear();
-    out.proto = if c.resp_version == 3 {
-        Protocol::Resp3
-    } else {
-        Protocol::Resp2
-    };
+    out.proto = protocol(c.resp_version);
     if c.asking {
         state.asking = true;
     }
-    state.redirect = None;
     let owned;
     let req = if !c.raw.is_empty() {
         // The client's own bytes, forwarded by the proxy: exactly one request.
@@ -220,33 +221,11 @@ async fn run_one(
             // A parser that stopped mid-request keeps state: start the next one afresh.
             *parser = RequestParser::new(Limits::default());
             out.error(&msg);
+            count_command(server);
             None
         }
-        Ok(req) => {
-            // A key in flight to a migration target lands first (then ASK, or served).
-            if let Some((slot, key)) = redirect::inflight_key(server, state, &req) {
-                if let Some(cluster) = &server.cluster {
-                    cluster
-                        .wait_inflight(slot, &key, redirect::INFLIGHT_WAIT)
-                        .await;
-                }
-            }
-            // Cold values the command names are fetched first, no lock held meanwhile.
-            match crate::tier::prefetch::before(server, state, &req).await {
-                Ok(()) => cmd::execute(server, state, out, &req),
-                Err(msg) => out.error(&msg),
-            }
-            if let Some(block) = state.block.take() {
-                let blocked = Blocked::new(block, req.to_owned());
-                wait_blocked(server, state, out, blocked).await;
-            }
-            state.redirect.take()
-        }
+        Ok(req) => run_request(server, state, out, &req).await,
     };
-    server
-        .stats
-        .total_commands_processed
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let result = match result {
         Some(r) => reply::Result::Redirect(redirect(r)),
         None => reply::Result::Resp(bytes::Bytes::copy_from_slice(&out.buf)),
@@ -255,6 +234,99 @@ async fn run_one(
         id: c.id,
         result: Some(result),
     }
+}
+
+/// Runs a client's requests for this node in order, as a connection of its own would (but
+/// keeping this stream's session), and answers them in one piece.
+async fn run_pipeline(
+    server: &Server,
+    state: &mut ClientState,
+    out: &mut ReplyBuf,
+    parser: &mut RequestParser,
+    p: pb::Pipeline,
+) -> pb::PipelineReply {
+    let mut reply = pb::PipelineReply::default();
+    let mut resp = bytes::BytesMut::with_capacity(p.requests.len().max(64));
+    let mut at = 0;
+    while at < p.requests.len() {
+        out.buf.clear();
+        out.proto = protocol(p.resp_version);
+        let redirected = match parser.parse(&p.requests[at..], true) {
+            Ok(Parsed::Request { request, consumed }) if !request.is_empty() => {
+                at += consumed;
+                run_request(server, state, out, &request).await
+            }
+            Ok(Parsed::Request { consumed, .. }) => {
+                at += consumed;
+                continue;
+            }
+            failed => {
+                let msg = match failed {
+                    Err(e) => format!("ERR {e}"),
+                    _ => "ERR Protocol error: incomplete request".to_string(),
+                };
+                *parser = RequestParser::new(Limits::default());
+                out.error(&msg);
+                count_command(server);
+                at = p.requests.len();
+                None
+            }
+        };
+        match redirected {
+            Some(r) => {
+                reply.redirected.push(reply.ends.len() as u32);
+                reply.redirects.push(redirect(r));
+            }
+            None => resp.extend_from_slice(&out.buf),
+        }
+        reply.ends.push(resp.len() as u32);
+    }
+    reply.resp = resp.freeze();
+    reply
+}
+
+fn protocol(resp_version: u32) -> Protocol {
+    if resp_version == 3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    }
+}
+
+fn count_command(server: &Server) {
+    server
+        .stats
+        .total_commands_processed
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Runs one request, its reply left in `out`; `Some` when the reply is a redirect instead.
+async fn run_request(
+    server: &Server,
+    state: &mut ClientState,
+    out: &mut ReplyBuf,
+    req: &autocache_proto::resp::Request<'_>,
+) -> Option<Redirect> {
+    state.redirect = None;
+    // A key in flight to a migration target lands first (then ASK, or served).
+    if let Some((slot, key)) = redirect::inflight_key(server, state, req) {
+        if let Some(cluster) = &server.cluster {
+            cluster
+                .wait_inflight(slot, &key, redirect::INFLIGHT_WAIT)
+                .await;
+        }
+    }
+    // Cold values the command names are fetched first, no lock held meanwhile.
+    match crate::tier::prefetch::before(server, state, req).await {
+        Ok(()) => cmd::execute(server, state, out, req),
+        Err(msg) => out.error(&msg),
+    }
+    if let Some(block) = state.block.take() {
+        let blocked = Blocked::new(block, req.to_owned());
+        wait_blocked(server, state, out, blocked).await;
+    }
+    count_command(server);
+    state.redirect.take()
 }
 
 fn redirect(r: Redirect) -> pb::Redirect {

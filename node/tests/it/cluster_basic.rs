@@ -253,6 +253,26 @@ async fn execute_batches_and_node_info_over_grpc() {
             raw(8, b"ECHO \"a b\"\r\n"),
             raw(9, b"*2\r\n$3\r\nGET\r\n"),
         ],
+        // A client's pipeline for this node in one piece (after the commands).
+        pipelines: vec![
+            npb::Pipeline {
+                requests: format!(
+                    "*3\r\n$4\r\nHGET\r\n$3\r\nfoo\r\n$1\r\nf\r\n*2\r\n$3\r\nGET\r\n${}\r\n{}\r\nECHO \"a b\"\r\nPING\r\n",
+                    other_key.len(),
+                    other_key
+                )
+                .into(),
+                resp_version: 2,
+            },
+            npb::Pipeline {
+                requests: bytes::Bytes::from_static(b"*2\r\n$7\r\nHGETALL\r\n$3\r\nfoo\r\n"),
+                resp_version: 3,
+            },
+            npb::Pipeline {
+                requests: bytes::Bytes::from_static(b"PING\r\n*2\r\n$3\r\nGET\r\n"),
+                resp_version: 2,
+            },
+        ],
     };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tx.send(batch).await.unwrap();
@@ -261,7 +281,8 @@ async fn execute_batches_and_node_info_over_grpc() {
         .await
         .unwrap()
         .into_inner();
-    let got = replies.message().await.unwrap().unwrap().replies;
+    let batch = replies.message().await.unwrap().unwrap();
+    let got = batch.replies;
     drop(tx);
     let resp = |r: &npb::Reply| match &r.result {
         Some(reply::Result::Resp(b)) => String::from_utf8_lossy(b).into_owned(),
@@ -291,6 +312,23 @@ async fn execute_batches_and_node_info_over_grpc() {
     assert_eq!(resp(&got[6]), "$1\r\nv\r\n");
     assert_eq!(resp(&got[7]), "$3\r\na b\r\n");
     assert_eq!(resp(&got[8]), "-ERR Protocol error: incomplete request\r\n");
+    // Pipelines: the replies back to back, where each ends, and the redirected ones apart.
+    let piped = &batch.pipelines;
+    assert_eq!(piped.len(), 3);
+    assert_eq!(&piped[0].resp[..], b"$1\r\nv\r\n$3\r\na b\r\n+PONG\r\n");
+    assert_eq!(piped[0].ends, [7, 7, 16, 23]);
+    assert_eq!(piped[0].redirected, [1]);
+    assert_eq!(piped[0].redirects[0].kind, redirect::Kind::Moved as i32);
+    assert_eq!(piped[0].redirects[0].slot, u32::from(other_slot));
+    assert_eq!(piped[0].redirects[0].address, other.addr.to_string());
+    assert_eq!(&piped[1].resp[..], b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_eq!(piped[1].ends, [piped[1].resp.len() as u32]);
+    assert!(piped[1].redirected.is_empty());
+    assert_eq!(
+        &piped[2].resp[..],
+        b"+PONG\r\n-ERR Protocol error: incomplete request\r\n"
+    );
+    assert_eq!(piped[2].ends, [7, piped[2].resp.len() as u32]);
 
     let info = client
         .node_info(npb::NodeInfoRequest {})
@@ -332,6 +370,7 @@ async fn a_blocked_grpc_session_that_closes_stops_waiting() {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tx.send(npb::CommandBatch {
         commands: vec![blpop],
+        ..Default::default()
     })
     .await
     .unwrap();
