@@ -101,6 +101,31 @@ impl CommandSpec {
         }
     }
 
+    /// The slot shared by the keys of a command whose keys sit at fixed positions, without
+    /// allocating (the proxy's per-command path): None when it has no keys, keys found by a
+    /// numkeys argument, or keys in several slots. `arg(i)` is argument `i` of `argc`.
+    pub fn fixed_keys_slot<'a>(&self, argc: usize, arg: impl Fn(usize) -> &'a [u8]) -> Option<u16> {
+        let KeyRule::Range { first, last, step } = self.keys else {
+            return None;
+        };
+        let first = first as usize;
+        let last = if last < 0 {
+            argc as i64 + last as i64
+        } else {
+            last as i64
+        };
+        if last < first as i64 || first >= argc {
+            return None;
+        }
+        let last = (last as usize).min(argc - 1);
+        let slot = crate::slot::key_slot(arg(first));
+        (first..=last)
+            .step_by(step.max(1) as usize)
+            .skip(1)
+            .all(|i| crate::slot::key_slot(arg(i)) == slot)
+            .then_some(slot)
+    }
+
     pub fn movable_keys(&self) -> bool {
         matches!(self.keys, KeyRule::NumKeys { .. })
     }
@@ -174,9 +199,33 @@ pub fn position(spec: &CommandSpec) -> usize {
 
 const MAX_NAME: usize = 32;
 
-fn index() -> &'static std::collections::HashMap<&'static [u8], usize> {
-    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static [u8], usize>> =
-        std::sync::OnceLock::new();
+/// FNV-1a: command names are short and the table is fixed (nothing a client sends is
+/// inserted), so a keyed hash buys nothing here; SipHash showed in per-command profiles.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Index = std::collections::HashMap<&'static [u8], usize, std::hash::BuildHasherDefault<Fnv>>;
+
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     INDEX.get_or_init(|| {
         COMMANDS
             .iter()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use autocache_proto::command::{
     flags, lookup_position, lookup_sub, CommandSpec, Routing, COMMANDS,
 };
-use autocache_proto::resp::{Limits, Parsed, Protocol, RequestParser};
+use autocache_proto::resp::{Limits, Parsed, Protocol, Request, RequestParser};
 use autocache_proto::slot::key_slot;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -299,6 +299,20 @@ impl Conn {
             // are unquoted into the parser's own buffer and are copied.
             let (spans, consumed) = match parsed {
                 Ok(Parsed::Request { request, consumed }) => {
+                    // The common case first: a command for one slot, forwarded as it came
+                    // without splitting it into arguments.
+                    let plain = self.authenticated && self.sub.is_none() && self.tx.is_none();
+                    if let Some((position, slot)) = plain.then(|| routed_as_is(&request)).flatten()
+                    {
+                        let stats = &self.proxy.stats;
+                        stats.commands_processed.fetch_add(1, Relaxed);
+                        stats.commands[position].fetch_add(1, Relaxed);
+                        *self.handle.last_cmd.lock() = COMMANDS[position].name;
+                        let raw = self.rbuf.split_to(consumed).freeze();
+                        self.outgoing.push(crate::Routed { slot, raw });
+                        self.pending.push_back(Pending::Routed);
+                        continue;
+                    }
                     let spans: Vec<Result<(usize, usize), Bytes>> = request
                         .iter()
                         .map(|a| {
@@ -968,6 +982,28 @@ fn unknown_command(args: &[Bytes]) -> String {
         msg.push_str("' ");
     }
     msg
+}
+
+/// The table position and slot of a request that goes as it came to the node owning its
+/// keys' one slot: a known command of the right arity, keys at fixed positions, none of the
+/// commands the proxy answers, splits, fans out or runs on a session of their own.
+fn routed_as_is(req: &Request<'_>) -> Option<(usize, u16)> {
+    let position = lookup_position(req.get(0)?)?;
+    let spec = &COMMANDS[position];
+    if !spec.arity_ok(req.len())
+        || !spec.subcommands.is_empty()
+        || spec.routing != Routing::ByKey
+        || spec.has(flags::BLOCKING)
+        || matches!(
+            spec.name,
+            "watch" | "subscribe" | "unsubscribe" | "publish" | "spublish"
+        )
+        || crate::local::handles(spec.name)
+    {
+        return None;
+    }
+    spec.fixed_keys_slot(req.len(), |i| req.arg(i))
+        .map(|slot| (position, slot))
 }
 
 /// The one slot of a command's keys: None without keys, CROSSSLOT (or the key-count error)
