@@ -248,6 +248,9 @@ async fn run_pipeline(
     let mut reply = pb::PipelineReply::default();
     let mut resp = bytes::BytesMut::with_capacity(p.requests.len().max(64));
     let mut at = 0;
+    // One clock read per command, as for a connection's batch: each one starts where the
+    // previous ended (restarted after any wait).
+    state.timer = Some(Instant::now());
     while at < p.requests.len() {
         out.buf.clear();
         out.proto = protocol(p.resp_version);
@@ -281,6 +284,7 @@ async fn run_pipeline(
         }
         reply.ends.push(resp.len() as u32);
     }
+    state.timer = None;
     reply.resp = resp.freeze();
     reply
 }
@@ -308,22 +312,37 @@ async fn run_request(
     req: &autocache_proto::resp::Request<'_>,
 ) -> Option<Redirect> {
     state.redirect = None;
+    let mut waited = false;
     // A key in flight to a migration target lands first (then ASK, or served).
     if let Some((slot, key)) = redirect::inflight_key(server, state, req) {
         if let Some(cluster) = &server.cluster {
             cluster
                 .wait_inflight(slot, &key, redirect::INFLIGHT_WAIT)
                 .await;
+            waited = true;
         }
     }
     // Cold values the command names are fetched first, no lock held meanwhile.
-    match crate::tier::prefetch::before(server, state, req).await {
+    let faults = crate::tier::prefetch::wanted(server, state, req);
+    let fetched = if faults.is_empty() {
+        Ok(())
+    } else {
+        waited = true;
+        crate::tier::prefetch::resolve(server, faults).await
+    };
+    if waited && state.timer.is_some() {
+        state.timer = Some(Instant::now());
+    }
+    match fetched {
         Ok(()) => cmd::execute(server, state, out, req),
         Err(msg) => out.error(&msg),
     }
     if let Some(block) = state.block.take() {
         let blocked = Blocked::new(block, req.to_owned());
         wait_blocked(server, state, out, blocked).await;
+        if state.timer.is_some() {
+            state.timer = Some(Instant::now());
+        }
     }
     count_command(server);
     state.redirect.take()
