@@ -139,6 +139,11 @@ fn score(policy: Policy, e: &Entry, clock: &Clock) -> u64 {
 
 /// Evicts one key chosen by `policy` from `samples` random candidates. Returns the bytes it
 /// freed, or `None` when no key qualifies (noeviction, or no volatile key left).
+///
+/// The candidates come from neighbouring slot tables of one random shard, taken under one
+/// lock (as Redis samples one dict), and the chosen key leaves under that same lock: a
+/// sample costs the entry's cache miss, not a lock and a table's misses each. Only when that
+/// shard holds too few candidates do the samples spread to further shards.
 pub fn evict_one(ks: &Keyspace, policy: Policy, clock: &Clock, samples: usize) -> Option<usize> {
     let policy = if ks.is_tiered() {
         policy.for_demotion()
@@ -149,52 +154,80 @@ pub fn evict_one(ks: &Keyspace, policy: Policy, clock: &Clock, samples: usize) -
         return None;
     }
     let volatile = policy.volatile_only();
+    let samples = samples.max(1);
     let mut best: Option<(u64, u16, Box<[u8]>)> = None;
     let start = fastrand::usize(..SHARDS);
     let mut found = 0;
     for n in 0..SHARDS {
-        if found >= samples {
-            break;
-        }
         let shard_i = (start + n * 97) % SHARDS; // 97 is coprime with SHARDS: visits all
-        let shard = ks.lock_shard(shard_i);
+        let mut shard = ks.lock_shard(shard_i);
         if shard.is_empty() || (volatile && shard.volatile() == 0) {
             continue;
         }
         let tables = super::SLOTS_PER_SHARD;
         let t0 = fastrand::usize(..tables);
+        // This shard's best candidate: (score, table).
+        let mut local: Option<(u64, usize, &Entry)> = None;
         for k in 0..tables {
+            if found >= samples {
+                break;
+            }
             let ti = (t0 + k) % tables;
             let t = shard.table_at(ti);
             let n = if volatile { t.volatile() } else { t.len() };
             if n == 0 {
                 continue;
             }
-            // A random element among the first few: cheap, and tables are small.
+            let want = samples - found;
+            // A random run among the first few: cheap, and tables are small.
             let skip = fastrand::usize(..n.min(64));
-            let candidate = t
-                .iter()
-                .filter(|e| !volatile || e.has_expire())
-                .nth(skip)
-                .or_else(|| t.iter().find(|e| !volatile || e.has_expire()));
-            if let Some(e) = candidate {
+            let qualifies = |e: &&Entry| !volatile || e.has_expire();
+            let mut taken = 0;
+            for e in t.iter().filter(qualifies).skip(skip).take(want) {
                 let s = score(policy, e, clock);
-                if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
-                    best = Some((s, shard.slot_at(ti), e.key().into()));
+                if local.is_none_or(|(b, _, _)| s > b) {
+                    local = Some((s, ti, e));
                 }
-                found += 1;
+                taken += 1;
             }
-            break;
+            if taken == 0 {
+                if let Some(e) = t.iter().find(qualifies) {
+                    let s = score(policy, e, clock);
+                    if local.is_none_or(|(b, _, _)| s > b) {
+                        local = Some((s, ti, e));
+                    }
+                    taken = 1;
+                }
+            }
+            found += taken;
+        }
+        let Some((s, ti, e)) = local else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(b, _, _)| s > *b) {
+            best = Some((s, shard.slot_at(ti), e.key().into()));
+        }
+        if found >= samples {
+            let (_, slot, key) = best?;
+            if super::shard_of(slot) == shard_i {
+                return remove_candidate(&mut shard, slot, &key);
+            }
+            drop(shard);
+            return remove_candidate(&mut ks.lock_shard(super::shard_of(slot)), slot, &key);
         }
     }
     let (_, slot, key) = best?;
-    let mut shard = ks.lock_shard(super::shard_of(slot));
+    remove_candidate(&mut ks.lock_shard(super::shard_of(slot)), slot, &key)
+}
+
+/// Takes the chosen key out of memory: demoted when tiered, else deleted.
+fn remove_candidate(shard: &mut super::Shard, slot: u16, key: &[u8]) -> Option<usize> {
     if shard.is_tiered() {
         // Memory only caches the warm tier: the key moves down, nothing is lost. Another
         // evictor (the flusher's) may have moved it first: freeing nothing, try again.
-        return Some(shard.demote(slot, &key).unwrap_or(0));
+        return Some(shard.demote(slot, key).unwrap_or(0));
     }
-    let old = shard.remove(slot, &key)?;
+    let old = shard.remove(slot, key)?;
     shard.stats.evicted += 1;
     Some(old.mem_usage())
 }

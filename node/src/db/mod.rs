@@ -68,6 +68,19 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Store operations past which a flush pass writes what it has collected so far (a backlog
+/// is written in several batches of bounded size).
+const PASS_OPS: usize = 1 << 16;
+
+/// A flush pass's batches not yet written, and what it wrote so far.
+#[derive(Default)]
+struct Pass {
+    jobs: Vec<(usize, FlushJob)>,
+    ops: usize,
+    written: usize,
+    failed: Option<crate::tier::TierError>,
+}
+
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
     /// The warm tier memory caches, when tiered: eviction then demotes instead of deleting.
@@ -141,29 +154,69 @@ impl Keyspace {
         Ok(ks)
     }
 
-    /// Writes every shard's dirty keys to the warm tier, one shard (and one batch) at a time.
-    /// A batch is encoded under its shard's lock and written after letting it go, so serving
-    /// that shard never waits on the engine. Returns how many keys were written.
+    /// Writes every shard's dirty keys to the warm tier. A shard's keys are encoded under its
+    /// lock; the batches of many shards are then written as one, sorted by store key (the
+    /// engine inserts sorted keys into its memtable far faster than random ones), after
+    /// letting the locks go, so that serving never waits on the engine. Returns how many keys
+    /// were written.
     pub fn flush_dirty(&self) -> Result<usize, crate::tier::TierError> {
-        let mut n = 0;
-        let mut failed = None;
-        for s in self.shards.iter() {
-            let mut shard = s.lock();
-            let Some(job) = shard.start_flush() else {
-                continue;
+        let mut pass = Pass::default();
+        for (i, s) in self.shards.iter().enumerate() {
+            // Never block on a shard lock while holding batches in flight: a writer holding
+            // that lock (EXEC holds them all) may be waiting for one of them to land.
+            let mut shard = match s.try_lock() {
+                Some(g) => g,
+                None => {
+                    self.land(&mut pass);
+                    s.lock()
+                }
             };
-            // Free: only writers holding the shard lock take it, and we hold that lock.
-            let gate = job.gate.clone();
-            let landing = gate.lock();
+            if let Some(job) = shard.start_flush() {
+                pass.ops += job.ops.len();
+                pass.jobs.push((i, job));
+            }
             drop(shard);
-            let res = job.warm.store.write(&job.ops);
-            drop(landing);
-            match s.lock().finish_flush(job, res, true) {
-                Ok(k) => n += k,
-                Err(e) => failed = Some(e),
+            if pass.ops >= PASS_OPS {
+                self.land(&mut pass);
             }
         }
-        failed.map_or(Ok(n), Err)
+        self.land(&mut pass);
+        pass.failed.map_or(Ok(pass.written), Err)
+    }
+
+    /// Writes the batches collected so far as one, opens their shards' gates, and settles
+    /// each with its shard.
+    fn land(&self, pass: &mut Pass) {
+        let jobs = std::mem::take(&mut pass.jobs);
+        pass.ops = 0;
+        let Some((_, first)) = jobs.first() else {
+            return;
+        };
+        let warm = first.warm.clone();
+        let mut ops: Vec<crate::tier::Op> =
+            Vec::with_capacity(jobs.iter().map(|(_, j)| j.ops.len()).sum());
+        let mut jobs = jobs;
+        for (_, job) in jobs.iter_mut() {
+            ops.append(&mut job.ops);
+        }
+        // Keys are distinct across shards (a slot belongs to one), so order within the batch
+        // does not change what it does.
+        ops.sort_unstable_by(|a, b| crate::tier::op_key(a).cmp(crate::tier::op_key(b)));
+        let res = warm.store.write(&ops);
+        drop(ops);
+        for (_, job) in &jobs {
+            job.gate.open(res.is_ok());
+        }
+        for (i, job) in jobs {
+            let res = match &res {
+                Ok(()) => Ok(()),
+                Err(e) => Err(crate::tier::TierError::Engine(e.to_string())),
+            };
+            match self.shards[i].lock().finish_flush(job, res, true) {
+                Ok(k) => pass.written += k,
+                Err(e) => pass.failed = Some(e),
+            }
+        }
     }
 
     pub fn is_tiered(&self) -> bool {

@@ -205,8 +205,9 @@ impl Shard {
             // The previous entry may live in the warm tier: bring it up so it is replaced
             // (and returned) like one in memory. Before the write hook marks the key dirty.
             self.load_if_absent(i, key_hash, entry.key());
+            self.mark_replaced(i, key_hash, &entry);
         }
-        self.touched(entry.key());
+        self.notify(entry.key());
         self.put_hashed(i, key_hash, entry)
     }
 
@@ -404,6 +405,11 @@ impl Shard {
         if self.warm.is_some() {
             self.mark_dirty(key);
         }
+        self.notify(key);
+    }
+
+    /// The write hook's part for other clients: WATCH and blocked clients.
+    fn notify(&mut self, key: &[u8]) {
         if !self.watched.is_empty() {
             if let Some(flags) = self.watched.get(key) {
                 for f in flags {

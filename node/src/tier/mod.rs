@@ -54,6 +54,13 @@ pub enum Op {
     DeleteRange(Vec<u8>, Vec<u8>),
 }
 
+/// The key an operation writes (the start of a range).
+pub fn op_key(op: &Op) -> &[u8] {
+    match op {
+        Op::Put(k, _) | Op::Delete(k) | Op::DeleteRange(k, _) => k,
+    }
+}
+
 /// An ordered, durable byte store: what the keyspace needs from the tier below memory.
 pub trait WarmStore: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TierError>;

@@ -13,9 +13,51 @@ use crate::tier::cold::{self, Pointer};
 use crate::tier::{self, Op, TierError, Warm};
 use autocache_proto::slot::key_slot;
 use hashbrown::{HashMap, HashSet};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::hash::BuildHasher;
 use std::sync::Arc;
+
+/// Closed while a batch built from a shard's dirty keys is being written outside the shard
+/// lock. Other writers of that shard's keys (all under the shard lock) wait for it to open
+/// first, so that the shard's store writes land in the order they were built. Only
+/// [`Shard::start_flush`] closes it, under the shard lock: a writer that waited finds it
+/// open until it lets the shard lock go.
+#[derive(Default)]
+pub struct Gate {
+    state: Mutex<GateState>,
+    opened: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// The last batch through it failed (its keys go back to dirty).
+    failed: bool,
+}
+
+impl Gate {
+    fn close(&self) {
+        self.state.lock().closed = true;
+    }
+
+    /// The batch has landed (`ok`) or failed: the shard's writers may write.
+    pub fn open(&self, ok: bool) {
+        *self.state.lock() = GateState {
+            closed: false,
+            failed: !ok,
+        };
+        self.opened.notify_all();
+    }
+
+    /// Until no batch of this shard is in flight; whether the last one landed.
+    fn wait(&self) -> bool {
+        let mut st = self.state.lock();
+        while st.closed {
+            self.opened.wait(&mut st);
+        }
+        !st.failed
+    }
+}
 
 /// A shard's dirty keys encoded as one store batch, written by the flusher outside the shard
 /// lock ([`Shard::start_flush`], [`Shard::finish_flush`]).
@@ -24,25 +66,47 @@ pub struct FlushJob {
     /// Its change to each local table's value bytes (counted already; undone on failure).
     delta: [i64; SLOTS_PER_SHARD],
     /// Its keys with the sizes their stored copies had (a synchronous flush's only).
-    keys: HashMap<Box<[u8]>, u32>,
+    keys: HashMap<Box<[u8]>, Dirty>,
     generation: u64,
-    /// Held by the writer from before the shard lock is let go until the batch has landed.
-    pub gate: Arc<Mutex<()>>,
+    /// Closed by [`Shard::start_flush`]; the writer opens it once the batch has landed.
+    pub gate: Arc<Gate>,
     pub warm: Arc<Warm>,
+}
+
+/// A key changed in memory since the last flush.
+pub(super) struct Dirty {
+    /// What its stored copy counted for in `bytes` when it changed (the flush replaces it by
+    /// the new copy's size).
+    size: u32,
+    /// Its cluster slot (computed once, when it became dirty).
+    slot: u16,
+    /// Its new stored form, encoded when a string was written whole (SET and the like, while
+    /// the entry is at hand): the flush then need not find it in memory again, a cache miss
+    /// per key. Any later change of the key clears it.
+    value: Option<Box<[u8]>>,
+}
+
+impl Dirty {
+    fn sized(slot: u16, size: u32) -> Dirty {
+        Dirty {
+            size,
+            slot,
+            value: None,
+        }
+    }
 }
 
 pub(crate) struct WarmState {
     pub(super) warm: Arc<Warm>,
     /// Keys changed in memory since the last flush, with what their stored copy counted
     /// for in `bytes` when they changed (the flush replaces it by the new copy's size).
-    pub(super) dirty: HashMap<Box<[u8]>, u32>,
+    pub(super) dirty: HashMap<Box<[u8]>, Dirty>,
     /// Keys taken by the flusher whose batch is being written (outside the shard lock): as
     /// dirty for readers until it lands. With their sizes, for dirty again if it fails.
-    flushing: HashMap<Box<[u8]>, u32>,
+    flushing: HashMap<Box<[u8]>, Dirty>,
     /// Store writes of this shard land in the order they were built under the shard lock:
-    /// the flusher takes this before it lets the shard lock go; other writers (under the
-    /// shard lock) take it before they write, so they land after an in-flight batch.
-    gate: Arc<Mutex<()>>,
+    /// closed while the flusher's batch is in flight; other writers wait for it to open.
+    gate: Arc<Gate>,
     /// Bumped by FLUSHALL: a batch in flight from before it is not put back on failure.
     generation: u64,
     /// Per local table: keys only the warm store holds.
@@ -65,7 +129,7 @@ impl WarmState {
             warm,
             dirty: HashMap::new(),
             flushing: HashMap::new(),
-            gate: Arc::new(Mutex::new(())),
+            gate: Arc::new(Gate::default()),
             generation: 0,
             cold: vec![0; SLOTS_PER_SHARD].into_boxed_slice(),
             cold_total: 0,
@@ -159,26 +223,61 @@ impl Shard {
     /// stored copy. The hook fires before the key's entry is replaced (a collection changed
     /// in place keeps its size in the entry), so a clean entry in memory still tells it.
     pub(super) fn mark_dirty(&mut self, key: &[u8]) {
-        match &self.warm {
-            Some(w) if !w.dirty.contains_key(key) => {}
-            _ => return,
+        let Some(w) = &mut self.warm else {
+            return;
+        };
+        if let Some(d) = w.dirty.get_mut(key) {
+            // Changed again: what was encoded before is stale.
+            d.value = None;
+            return;
         }
         let slot = key_slot(key);
         let i = slot as usize / super::SHARDS;
         let hash = self.hash(key);
+        self.mark_dirty_at(i, hash, key, None);
+    }
+
+    /// [`Shard::mark_dirty`] with the key's table and hash known, and with `value`, its new
+    /// stored form when the caller has it (else the flush encodes it from memory).
+    fn mark_dirty_at(&mut self, i: usize, hash: u64, key: &[u8], value: Option<Box<[u8]>>) {
+        if let Some(d) = self.warm.as_mut().and_then(|w| w.dirty.get_mut(key)) {
+            d.value = value;
+            return;
+        }
         let size = match self.slots[i].table.find(hash, |e| e.key() == key) {
             Some(e) => self.entry_warm_size(key, e),
             // Not in memory: a miss loads a stored key first, so there is none.
             None => 0,
         };
-        self.mark_dirty_sized(key, size);
+        let slot = self.slot_at(i);
+        if let Some(w) = &mut self.warm {
+            w.dirty.insert(key.into(), Dirty { size, slot, value });
+        }
+    }
+
+    /// The write hook's tier part for a whole new entry about to replace whatever memory
+    /// holds under its key (in table `i`): a string's stored form is encoded now, while it
+    /// is at hand.
+    pub(super) fn mark_replaced(&mut self, i: usize, hash: u64, entry: &crate::db::Entry) {
+        if self.warm.is_none() {
+            return;
+        }
+        let value = entry
+            .as_str()
+            .is_some()
+            .then(|| tier::encode_entry(entry).into_boxed_slice());
+        self.mark_dirty_at(i, hash, entry.key(), value);
     }
 
     /// [`Shard::mark_dirty`] for a key whose stored copy's size the caller knows.
     fn mark_dirty_sized(&mut self, key: &[u8], size: u32) {
         if let Some(w) = &mut self.warm {
-            if !w.dirty.contains_key(key) {
-                w.dirty.insert(key.into(), size);
+            match w.dirty.get_mut(key) {
+                Some(d) => d.value = None,
+                None => {
+                    w.dirty
+                        .insert(key.into(), Dirty::sized(key_slot(key), size));
+                }
             }
         }
     }
@@ -299,8 +398,7 @@ impl Shard {
             return Ok(0);
         }
         // After a batch in flight, whose keys may be among these.
-        let gate = w.gate.clone();
-        let _landed = gate.lock();
+        let _ = w.gate.wait();
         let Some(job) = self.build_flush() else {
             return Ok(0);
         };
@@ -309,7 +407,7 @@ impl Shard {
     }
 
     /// Takes this shard's dirty keys into a batch for the flusher, which writes it after
-    /// letting the shard lock go (holding [`FlushJob::gate`] meanwhile) and then hands it to
+    /// letting the shard lock go, opens [`FlushJob::gate`] (closed here) and hands the job to
     /// [`Shard::finish_flush`]. Until then its keys count as dirty for readers, and stay in
     /// memory (demotion skips them).
     pub fn start_flush(&mut self) -> Option<FlushJob> {
@@ -320,6 +418,7 @@ impl Shard {
         let mut job = self.build_flush()?;
         let w = self.warm.as_mut()?;
         w.flushing = std::mem::take(&mut job.keys);
+        w.gate.close();
         Some(job)
     }
 
@@ -327,13 +426,15 @@ impl Shard {
     /// as written (undone if the write fails), so that any later write's counts include them.
     fn build_flush(&mut self) -> Option<FlushJob> {
         let w = self.warm.as_mut()?;
-        let mut dirty = std::mem::take(&mut w.dirty);
+        // As many keys are likely dirty again by the next flush: sized for them at once.
+        let again = HashMap::with_capacity(w.dirty.len());
+        let mut dirty = std::mem::replace(&mut w.dirty, again);
         if !w.held.is_empty() {
             let (held, kept) = (&w.held, &mut w.dirty);
-            dirty.retain(|k, size| {
+            dirty.retain(|k, d| {
                 let hold = held.contains(k);
                 if hold {
-                    kept.insert(k.clone(), *size);
+                    kept.insert(k.clone(), Dirty::sized(d.slot, d.size));
                 }
                 !hold
             });
@@ -344,17 +445,25 @@ impl Shard {
         let mut ops = Vec::with_capacity(dirty.len() + 1);
         let mut tables = 0u64; // SLOTS_PER_SHARD == 64
         let mut delta = [0i64; SLOTS_PER_SHARD];
-        for (key, &old) in &dirty {
-            let slot = key_slot(key);
+        for (key, d) in dirty.iter_mut() {
+            let (old, slot) = (d.size, d.slot);
             let i = slot as usize / super::SHARDS;
             tables |= 1 << i;
-            let hash = self.hasher.hash_one(&**key);
             let k = tier::encode_key(slot, key);
-            if let Some((seg, len)) = w.promoted.remove(key) {
-                if let Some(c) = &w.warm.cold {
-                    c.release(seg, len);
+            if !w.promoted.is_empty() {
+                if let Some((seg, len)) = w.promoted.remove(key) {
+                    if let Some(c) = &w.warm.cold {
+                        c.release(seg, len);
+                    }
                 }
             }
+            if let Some(v) = d.value.take() {
+                let new = tier::warm_size_of(key.len(), v.len());
+                delta[i] += new as i64 - old as i64;
+                ops.push(Op::Put(k, v.into_vec()));
+                continue;
+            }
+            let hash = self.hasher.hash_one(&**key);
             match self.slots[i].table.find_mut(hash, |e| e.key() == &**key) {
                 Some(e) => {
                     let v = tier::encode_entry(e);
@@ -432,10 +541,17 @@ impl Shard {
     pub fn demote(&mut self, slot: u16, key: &[u8]) -> Option<usize> {
         let i = self.local(slot);
         let hash = self.hash(key);
-        let w = self.warm.as_ref()?;
+        let w = self.warm.as_mut()?;
         if w.flushing.contains_key(key) {
-            // Its batch is in flight: the store may not hold it yet.
-            return None;
+            // Its batch is in flight (the flusher's, started under this lock): once it has
+            // landed the store holds the key, which is then clean as far as that batch goes
+            // (a change since keeps it dirty); if it failed, the key goes back to dirty and
+            // stays. A deletion in flight stays in flight until its batch is settled.
+            let in_memory = self.slots[i].table.find(hash, |e| e.key() == key).is_some();
+            if !in_memory || !w.gate.wait() {
+                return None;
+            }
+            w.flushing.remove(key);
         }
         if w.dirty.contains_key(key) {
             if let Err(e) = self.flush_dirty() {
@@ -511,8 +627,7 @@ impl Shard {
         let (from, to) = tier::slot_range(slot);
         let table = &self.slots[i].table;
         // With no batch half-landed, so that the bytes it counts are the store's.
-        let gate = w.gate.clone();
-        let landed = gate.lock();
+        let _ = w.gate.wait();
         let (mut live, mut dead, mut bytes) = (0u64, Vec::new(), 0i64);
         let res = w.warm.store.scan(&from, &to, &mut |k, v| {
             let key = &k[2..];
@@ -532,7 +647,6 @@ impl Shard {
             }
             true
         });
-        drop(landed);
         if let Err(e) = res {
             tracing::error!("sweeping the warm tier: {e}");
             return;
@@ -732,7 +846,7 @@ impl Shard {
             ops.push(self.count_op(i, b));
         }
         if !ops.is_empty() {
-            let _after_flight = w.gate.lock();
+            let _ = w.gate.wait();
             w.warm.store.write(&ops)?;
         }
         if let Some(w) = &mut self.warm {
@@ -761,8 +875,7 @@ impl Shard {
             ops.push(Op::DeleteRange(from, to));
             ops.push(Op::Delete(tier::count_key(slot)));
         }
-        let gate = w.gate.clone();
-        let _after_flight = gate.lock();
+        let _ = w.gate.wait();
         if let Err(e) = w.warm.store.write(&ops) {
             w.warm.bump(&w.warm.stats.write_errors, 1);
             tracing::error!("clearing the warm tier: {e}");
