@@ -133,9 +133,20 @@ impl CommandSpec {
     /// Indexes of the key arguments in `args` (args[0] is the name), or an error text when the
     /// arguments do not allow extracting them. `argc` and the numkeys argument are enough.
     pub fn key_indexes<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Vec<usize>, KeysError> {
-        let argc = args.len();
-        match self.keys {
-            KeyRule::None => Ok(Vec::new()),
+        Ok(self
+            .key_index_iter(args.len(), |i| args[i].as_ref())?
+            .collect())
+    }
+
+    /// [`CommandSpec::key_indexes`] without allocating: `arg(i)` is argument `i` of `argc`
+    /// (only the numkeys argument is read).
+    pub fn key_index_iter<'a>(
+        &self,
+        argc: usize,
+        arg: impl Fn(usize) -> &'a [u8],
+    ) -> Result<impl Iterator<Item = usize>, KeysError> {
+        let (dest, range, step) = match self.keys {
+            KeyRule::None => (None, 0..0, 1),
             KeyRule::Range { first, last, step } => {
                 let first = first as usize;
                 let last = if last < 0 {
@@ -144,26 +155,25 @@ impl CommandSpec {
                     last as i64
                 };
                 if last < first as i64 || first >= argc {
-                    return Ok(Vec::new());
+                    (None, 0..0, 1)
+                } else {
+                    let last = (last as usize).min(argc - 1);
+                    (None, first..last + 1, step.max(1) as usize)
                 }
-                let last = (last as usize).min(argc - 1);
-                Ok((first..=last).step_by(step.max(1) as usize).collect())
             }
             KeyRule::NumKeys { numkeys, dest } => {
-                let n = args
-                    .get(numkeys)
-                    .and_then(|a| std::str::from_utf8(a.as_ref()).ok())
+                let n = (numkeys < argc)
+                    .then(|| arg(numkeys))
+                    .and_then(|a| std::str::from_utf8(a).ok())
                     .and_then(|s| s.parse::<i64>().ok())
                     .ok_or(KeysError::NumKeysNotInteger)?;
                 if n < 0 || numkeys as i64 + 1 + n > argc as i64 {
                     return Err(KeysError::NumKeysOutOfRange);
                 }
-                let mut out = Vec::with_capacity(n as usize + 1);
-                out.extend(dest);
-                out.extend(numkeys + 1..numkeys + 1 + n as usize);
-                Ok(out)
+                (dest, numkeys + 1..numkeys + 1 + n as usize, 1)
             }
-        }
+        };
+        Ok(dest.into_iter().chain(range.step_by(step)))
     }
 }
 
@@ -193,8 +203,18 @@ pub fn lookup_position(name: &[u8]) -> Option<usize> {
 }
 
 /// Position of `spec` in [`COMMANDS`]: a dense id for per-command tables (handlers, stats).
+/// A spec from the table (what the lookups return) is found by its address, without
+/// hashing its name again on every command.
 pub fn position(spec: &CommandSpec) -> usize {
-    index()[spec.name.as_bytes()]
+    let base = COMMANDS.as_ptr() as usize;
+    let at = spec as *const CommandSpec as usize;
+    match at
+        .checked_sub(base)
+        .map(|off| off / std::mem::size_of::<CommandSpec>())
+    {
+        Some(i) if i < COMMANDS.len() && std::ptr::eq(&COMMANDS[i], spec) => i,
+        _ => index()[spec.name.as_bytes()],
+    }
 }
 
 const MAX_NAME: usize = 32;
@@ -248,4 +268,48 @@ pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static C
         let short = s.name.rsplit('|').next().unwrap_or(s.name);
         short.as_bytes().eq_ignore_ascii_case(sub)
     })
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    #[test]
+    fn position_is_the_index_in_the_table() {
+        for (i, spec) in COMMANDS.iter().enumerate() {
+            assert_eq!(position(spec), i, "{}", spec.name);
+            assert_eq!(lookup_position(spec.name.as_bytes()), Some(i));
+            assert_eq!(
+                lookup_position(spec.name.to_uppercase().as_bytes()),
+                Some(i)
+            );
+        }
+        assert_eq!(lookup_position(b"nosuchcommand"), None);
+    }
+
+    #[test]
+    fn fixed_keys_slot_of_one_and_several_keys() {
+        let get = lookup(b"get").unwrap();
+        let slot = crate::slot::key_slot;
+        assert_eq!(
+            get.fixed_keys_slot(2, |i| [&b"get"[..], b"foo"][i]),
+            Some(slot(b"foo"))
+        );
+        let del = lookup(b"del").unwrap();
+        let same = [&b"del"[..], b"{t}a", b"{t}b"];
+        assert_eq!(del.fixed_keys_slot(3, |i| same[i]), Some(slot(b"t")));
+        let spread = [&b"del"[..], b"a", b"b"];
+        assert_eq!(del.fixed_keys_slot(3, |i| spread[i]), None);
+        let mset = lookup(b"mset").unwrap();
+        let pairs = [&b"mset"[..], b"{t}a", b"1", b"{t}b", b"2"];
+        assert_eq!(mset.fixed_keys_slot(5, |i| pairs[i]), Some(slot(b"t")));
+        // Keys named by a numkeys argument are not at fixed positions.
+        let lmpop = lookup(b"lmpop").unwrap();
+        let args = [&b"lmpop"[..], b"1", b"k", b"LEFT"];
+        assert_eq!(lmpop.fixed_keys_slot(4, |i| args[i]), None);
+        assert_eq!(
+            lookup(b"ping").unwrap().fixed_keys_slot(1, |_| b"ping"),
+            None
+        );
+    }
 }

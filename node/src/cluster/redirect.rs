@@ -216,9 +216,8 @@ pub(crate) fn collect_keys<'r>(req: &Request<'r>, keys: &mut Vec<&'r [u8]>) {
             None => return,
         }
     }
-    let args: Vec<&[u8]> = req.iter().collect();
-    if let Ok(idx) = spec.key_indexes(&args) {
-        keys.extend(idx.into_iter().map(|i| req.arg(i)));
+    if let Ok(idx) = spec.key_index_iter(req.len(), |i| req.arg(i)) {
+        keys.extend(idx.map(|i| req.arg(i)));
     }
 }
 
