@@ -40,6 +40,13 @@ pub struct Config {
     /// run several sessions in parallel.
     #[arg(long, env = "AUTOCACHE_PROXY_STREAMS_PER_NODE", default_value_t = 1)]
     pub streams_per_node: usize,
+    /// Batches one stream has at its node at most; what arrives meanwhile waits and leaves
+    /// as the next batch. The node runs a stream's batches one after another anyway, so one
+    /// in flight costs no node time and makes batches bigger (fewer wake-ups, less HTTP/2
+    /// work per command): measured best here. Raise it when the network round trip to the
+    /// nodes is long against their work.
+    #[arg(long, env = "AUTOCACHE_PROXY_BATCHES_IN_FLIGHT", default_value_t = 1, value_parser = parse_batches)]
+    pub batches_in_flight: usize,
     /// Runtime worker threads. One keeps every hop of a command (client connection, node
     /// stream, HTTP/2 connection) on one thread, without cross-thread wake-ups: measured
     /// 8-25 % more throughput than two on a 2-core box shared with a node; raise it on a
@@ -60,6 +67,7 @@ impl Config {
             request_timeout: Duration::from_secs(5),
             max_inflight: 65536,
             streams_per_node: 1,
+            batches_in_flight: 1,
             threads: 1,
         }
     }
@@ -70,6 +78,14 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
         _ => Err(format!("invalid thread count '{s}' (1 to 1024)")),
+    }
+}
+
+/// Batches in flight per stream: 1 to 1024.
+fn parse_batches(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!("invalid batch count '{s}' (1 to 1024)")),
     }
 }
 

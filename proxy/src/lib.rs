@@ -117,6 +117,7 @@ impl Proxy {
     pub fn new(config: Config, addr: SocketAddr) -> Proxy {
         let opts = PoolOptions {
             streams: config.streams_per_node,
+            batches_in_flight: config.batches_in_flight,
             timeout: config.request_timeout,
             max_inflight: config.max_inflight,
         };

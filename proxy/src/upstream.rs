@@ -57,6 +57,7 @@ impl UpError {
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
     pub streams: usize,
+    pub batches_in_flight: usize,
     pub timeout: Duration,
     pub max_inflight: usize,
 }
@@ -287,6 +288,8 @@ struct StreamMetrics {
     batch_size: Histogram,
     latency: Histogram,
     open: Arc<AtomicUsize>,
+    /// Batches allowed at the node at once (not a metric: the stream's one setting).
+    in_flight: usize,
 }
 
 impl NodePool {
@@ -300,6 +303,7 @@ impl NodePool {
                 batch_size: metrics.batch_size.with_label_values(&[addr]),
                 latency: metrics.latency.with_label_values(&[addr]),
                 open: open.clone(),
+                in_flight: opts.batches_in_flight.max(1),
             };
             tokio::spawn(run_stream(addr.to_string(), channel.clone(), rx, observe));
             streams.push(tx);
@@ -549,7 +553,8 @@ async fn serve(
     let mut buf = Vec::with_capacity(256);
     let stopped = loop {
         tokio::select! {
-            n = jobs.recv_many(&mut buf, 1024) => {
+            // At most `in_flight` batches at the node: later work waits, and joins the next.
+            n = jobs.recv_many(&mut buf, 1024), if sent.len() < metrics.in_flight => {
                 if n == 0 {
                     break true;
                 }

@@ -406,3 +406,14 @@ fn the_binary_refuses_a_thread_count_of_zero() {
         "{err}"
     );
 }
+
+#[test]
+fn the_binary_refuses_zero_batches_in_flight() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_autocache-proxy"))
+        .env("AUTOCACHE_PROXY_BATCHES_IN_FLIGHT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid batch count '0' (1 to 1024)"), "{err}");
+}
