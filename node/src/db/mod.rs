@@ -74,9 +74,12 @@ const PASS_OPS: usize = 1 << 16;
 
 /// A flush pass's batches not yet written, and what it wrote so far.
 #[derive(Default)]
-struct Pass {
+struct Pass<'m> {
     jobs: Vec<(usize, FlushJob)>,
     ops: usize,
+    /// Bytes of the encoded batches held, and their exclusion from maxmemory (the flusher's).
+    bytes: usize,
+    buffers: Option<crate::memory::NotCounted<'m>>,
     written: usize,
     failed: Option<crate::tier::TierError>,
 }
@@ -160,7 +163,27 @@ impl Keyspace {
     /// letting the locks go, so that serving never waits on the engine. Returns how many keys
     /// were written.
     pub fn flush_dirty(&self) -> Result<usize, crate::tier::TierError> {
-        let mut pass = Pass::default();
+        self.flush_pass(None)
+    }
+
+    /// [`Keyspace::flush_dirty`] for the flusher: the batches it holds in flight are encoded
+    /// copies of data memory holds, left out of maxmemory while they live (as Redis leaves
+    /// out its AOF buffer), so that a small maxmemory never refuses writes because of them.
+    pub fn flush_dirty_outside(
+        &self,
+        memory: &crate::memory::Memory,
+    ) -> Result<usize, crate::tier::TierError> {
+        self.flush_pass(Some(memory))
+    }
+
+    fn flush_pass(
+        &self,
+        memory: Option<&crate::memory::Memory>,
+    ) -> Result<usize, crate::tier::TierError> {
+        let mut pass = Pass {
+            buffers: memory.map(|m| m.not_counted_guard()),
+            ..Pass::default()
+        };
         for (i, s) in self.shards.iter().enumerate() {
             // Never block on a shard lock while holding batches in flight: a writer holding
             // that lock (EXEC holds them all) may be waiting for one of them to land.
@@ -173,6 +196,10 @@ impl Keyspace {
             };
             if let Some(job) = shard.start_flush() {
                 pass.ops += job.ops.len();
+                pass.bytes += job.bytes();
+                if let Some(b) = &mut pass.buffers {
+                    b.set(pass.bytes as u64);
+                }
                 pass.jobs.push((i, job));
             }
             drop(shard);
@@ -186,9 +213,10 @@ impl Keyspace {
 
     /// Writes the batches collected so far as one, opens their shards' gates, and settles
     /// each with its shard.
-    fn land(&self, pass: &mut Pass) {
+    fn land(&self, pass: &mut Pass<'_>) {
         let jobs = std::mem::take(&mut pass.jobs);
         pass.ops = 0;
+        pass.bytes = 0;
         let Some((_, first)) = jobs.first() else {
             return;
         };
@@ -204,6 +232,9 @@ impl Keyspace {
         ops.sort_unstable_by(|a, b| crate::tier::op_key(a).cmp(crate::tier::op_key(b)));
         let res = warm.store.write(&ops);
         drop(ops);
+        if let Some(b) = &mut pass.buffers {
+            b.set(0);
+        }
         for (_, job) in &jobs {
             job.gate.open(res.is_ok());
         }

@@ -68,7 +68,7 @@ fn run(server: &Server, stop: &(Mutex<bool>, Condvar)) {
             }
             *g
         };
-        match server.keyspace.flush_dirty() {
+        match server.keyspace.flush_dirty_outside(&server.memory) {
             Ok(n) => unsynced |= n > 0,
             Err(e) => tracing::error!("write-behind to the warm tier failed (will retry): {e}"),
         }

@@ -16,6 +16,8 @@ const BLOCK_CACHE_BYTES: usize = 64 << 20;
 
 pub struct RocksTier {
     db: DB,
+    /// Options of point reads ([`WarmStore::get`]).
+    point: ReadOptions,
 }
 
 fn engine(e: rocksdb::Error) -> TierError {
@@ -70,13 +72,23 @@ impl RocksTier {
         table.set_cache_index_and_filter_blocks(false);
         opts.set_block_based_table_factory(&table);
         let db = DB::open(&opts, dir).map_err(engine)?;
-        Ok(RocksTier { db })
+        // A point read comes from a miss in memory: its key is rarely read again before
+        // memory drops it, and its block holds a few other random values. Caching those
+        // blocks cost more (insert, evict, free) than its hits saved: 14 % less CPU per GET
+        // without, in the 10x-maxmemory zipf run (-P 16, 4.74 against 5.52 us).
+        let mut point = ReadOptions::default();
+        point.fill_cache(false);
+        Ok(RocksTier { db, point })
     }
 }
 
 impl WarmStore for RocksTier {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TierError> {
-        Ok(self.db.get_pinned(key).map_err(engine)?.map(|v| v.to_vec()))
+        Ok(self
+            .db
+            .get_pinned_opt(key, &self.point)
+            .map_err(engine)?
+            .map(|v| v.to_vec()))
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), TierError> {

@@ -86,6 +86,11 @@ pub(super) struct Dirty {
     value: Option<Box<[u8]>>,
 }
 
+/// Strings whose stored form is at most this long are encoded when written (see
+/// [`Dirty::value`]); longer ones are encoded by the flush, so that write-behind never holds
+/// a second copy of large values in memory.
+const ENCODE_EARLY: usize = 128;
+
 impl Dirty {
     fn sized(slot: u16, size: u32) -> Dirty {
         Dirty {
@@ -93,6 +98,19 @@ impl Dirty {
             slot,
             value: None,
         }
+    }
+}
+
+impl FlushJob {
+    /// About the memory its encoded operations hold.
+    pub fn bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Put(k, v) | Op::DeleteRange(k, v) => k.capacity() + v.capacity(),
+                Op::Delete(k) => k.capacity(),
+            })
+            .sum()
     }
 }
 
@@ -264,7 +282,7 @@ impl Shard {
         }
         let value = entry
             .as_str()
-            .is_some()
+            .is_some_and(|v| tier::string_stored_len(v.len()) <= ENCODE_EARLY)
             .then(|| tier::encode_entry(entry).into_boxed_slice());
         self.mark_dirty_at(i, hash, entry.key(), value);
     }
