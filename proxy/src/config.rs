@@ -35,10 +35,12 @@ pub struct Config {
     /// Commands in flight to one node at most; beyond it commands fail at once with TRYAGAIN.
     #[arg(long, env = "AUTOCACHE_PROXY_MAX_INFLIGHT", default_value_t = 65536)]
     pub max_inflight: usize,
-    /// Long-lived Execute streams per node, shared by all client connections. One stream
-    /// makes the biggest batches (measured best on a 2-core box); more let a many-core node
-    /// run several sessions in parallel.
-    #[arg(long, env = "AUTOCACHE_PROXY_STREAMS_PER_NODE", default_value_t = 1)]
+    /// Long-lived Execute streams per node, shared by all client connections. Reads of one
+    /// request all share the first (the biggest batches); a client's pipelined read goes on
+    /// the stream its id picks, so that pipelines run in several node sessions at once, on
+    /// the node's cores. 4 measured 0.74-0.76x direct at -P 16 against 0.54-0.55x for 1 on
+    /// a 2-core box, with -P 1 unchanged.
+    #[arg(long, env = "AUTOCACHE_PROXY_STREAMS_PER_NODE", default_value_t = 4)]
     pub streams_per_node: usize,
     /// Batches one stream has at its node at most; what arrives meanwhile waits and leaves
     /// as the next batch. The node runs a stream's batches one after another anyway, so one
@@ -66,7 +68,7 @@ impl Config {
             metrics_addr: None,
             request_timeout: Duration::from_secs(5),
             max_inflight: 65536,
-            streams_per_node: 1,
+            streams_per_node: 4,
             batches_in_flight: 1,
             threads: 1,
         }

@@ -30,6 +30,7 @@ pub fn split(
     args: Vec<Bytes>,
     step: usize,
     resp: u32,
+    client: u64,
 ) -> impl Future<Output = Bytes> + Send + 'static {
     // Groups in order of first appearance; each remembers the key positions it answers for.
     let mut groups: Vec<(u16, Vec<Bytes>, Vec<usize>)> = Vec::new();
@@ -46,7 +47,9 @@ pub fn split(
     let total = (args.len() - 1) / step;
     let started: Vec<_> = groups
         .iter_mut()
-        .map(|(slot, sub, _)| proxy.start_slot(*slot, std::mem::take(sub), None, resp))
+        .map(|(slot, sub, _)| {
+            proxy.start_slot(*slot, std::mem::take(sub), None, resp, Some(client))
+        })
         .collect();
     async move {
         let mut replies = Vec::with_capacity(started.len());
@@ -121,12 +124,13 @@ pub fn all_nodes(
     args: Vec<Bytes>,
     merge: Merge,
     resp: u32,
+    client: u64,
 ) -> impl Future<Output = Bytes> + Send + 'static {
     let started: Vec<_> = proxy
         .router
         .serving_nodes()
         .into_iter()
-        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), resp))
+        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), resp, Some(client)))
         .collect();
     async move {
         let mut replies = Vec::with_capacity(started.len());
@@ -276,7 +280,7 @@ pub async fn keyspace(proxy: &Arc<Proxy>) -> Option<(u64, u64)> {
         .router
         .serving_nodes()
         .into_iter()
-        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), 2))
+        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), 2, None))
         .collect();
     let (mut keys, mut expires, mut any) = (0, 0, false);
     for reply in started {

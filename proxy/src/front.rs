@@ -28,6 +28,10 @@ use crate::session::{reply_bytes, Session, Subscription};
 use crate::{error, resp, Proxy};
 
 const CROSSSLOT: &[u8] = b"CROSSSLOT Keys in request don't hash to the same slot";
+/// Bytes in one read above which the client is taken to pipeline (one GET or SET of a
+/// small value is well under it).
+const PIPELINED_READ: usize = 256;
+
 const NOT_SERVED: &[u8] = b"CLUSTERDOWN Hash slot not served";
 
 /// What CLIENT LIST shows of a connection.
@@ -166,6 +170,7 @@ async fn serve(
         raw: None,
         outgoing: Vec::new(),
         routed: VecDeque::new(),
+        stream_key: 0,
     };
     if let Err(e) = conn.run(stop).await {
         tracing::debug!(client = id, error = %e, "connection ended");
@@ -228,6 +233,9 @@ pub struct Conn {
     outgoing: Vec<crate::Routed>,
     /// Batches of them sent, oldest first, for [`Pending::Routed`].
     routed: VecDeque<RoutedBatch>,
+    /// Picks the node stream of everything sent for the read being handled (one stream per
+    /// read keeps its commands in order; the next read waits for every reply of this one).
+    pub stream_key: u64,
 }
 
 impl Conn {
@@ -286,6 +294,14 @@ impl Conn {
     /// Parses and dispatches every complete request in the read buffer; sends what it
     /// gathered for the nodes.
     async fn handle_input(&mut self) {
+        // A read of one small request shares stream 0 with every other such read, so that
+        // unpipelined clients make big batches; a pipelined read takes its client's own
+        // stream, so that pipelines spread over the node's sessions (and its cores).
+        self.stream_key = if self.rbuf.len() > PIPELINED_READ {
+            self.handle.id
+        } else {
+            0
+        };
         self.parse_input().await;
         self.send_routed();
     }
@@ -365,7 +381,7 @@ impl Conn {
             return;
         }
         let items = std::mem::take(&mut self.outgoing);
-        let replies = self.proxy.start_routed(items, self.resp(), self.handle.id);
+        let replies = self.proxy.start_routed(items, self.resp(), self.stream_key);
         self.routed.push_back(RoutedBatch {
             replies: Some(Box::pin(replies)),
             ready: Vec::new().into_iter(),
@@ -502,7 +518,7 @@ impl Conn {
     }
 
     pub fn all_nodes(&mut self, args: Vec<Bytes>, merge: Merge) {
-        let replies = fanout::all_nodes(&self.proxy, args, merge, self.resp());
+        let replies = fanout::all_nodes(&self.proxy, args, merge, self.resp(), self.stream_key);
         self.push_fut(replies);
     }
 
@@ -512,7 +528,9 @@ impl Conn {
         let Some((_, node)) = nodes.get(fastrand::usize(..nodes.len().max(1))).cloned() else {
             return self.push(error(NOT_SERVED));
         };
-        let reply = self.proxy.start_node(&node.grpc_addr, args, self.resp());
+        let reply =
+            self.proxy
+                .start_node(&node.grpc_addr, args, self.resp(), Some(self.stream_key));
         self.push_fut(reply);
     }
 
@@ -529,7 +547,8 @@ impl Conn {
             Ok(None) => self.any_node(args),
             Err(_) if fanout::splittable(spec.name).is_some() => {
                 let step = fanout::splittable(spec.name).unwrap_or(1);
-                let replies = fanout::split(&self.proxy, spec.name, args, step, self.resp());
+                let (resp, client) = (self.resp(), self.stream_key);
+                let replies = fanout::split(&self.proxy, spec.name, args, step, resp, client);
                 self.push_fut(replies);
             }
             Err(e) => self.push(e),
@@ -540,7 +559,7 @@ impl Conn {
         let proxy = self.proxy.clone();
         let resp = self.resp();
         let raw = self.raw.take();
-        self.push_fut(proxy.start_slot(slot, args, raw, resp));
+        self.push_fut(proxy.start_slot(slot, args, raw, resp, Some(self.stream_key)));
     }
 
     // ---- transactions ----

@@ -140,7 +140,7 @@ impl Proxy {
     /// Runs one command on the node owning `slot`, following MOVED/ASK (bounded), and
     /// returns the RESP bytes for the client. Failures become error replies.
     pub async fn call_slot(self: &Arc<Self>, slot: u16, args: Vec<Bytes>, resp: u32) -> Bytes {
-        self.start_slot(slot, args, None, resp).await
+        self.start_slot(slot, args, None, resp, None).await
     }
 
     /// Like [`Proxy::call_slot`], but the first attempt is queued on the node's stream right
@@ -152,6 +152,7 @@ impl Proxy {
         args: Vec<Bytes>,
         raw: Option<Bytes>,
         resp: u32,
+        client: Option<u64>,
     ) -> impl Future<Output = Bytes> + Send + 'static {
         let proxy = self.clone();
         let fwd = match raw {
@@ -162,7 +163,7 @@ impl Proxy {
             addr.map(|a| {
                 self.upstreams
                     .get(a)
-                    .map(|pool| fwd.start(&pool, resp, false))
+                    .map(|pool| fwd.start(&pool, resp, false, client))
             })
         });
         async move {
@@ -296,7 +297,7 @@ impl Proxy {
             }
             epoch = self.router.map().epoch;
             reply = match self.upstreams.get(&target.grpc_addr) {
-                Ok(pool) => fwd.start(&pool, resp, asking).await,
+                Ok(pool) => fwd.start(&pool, resp, asking, None).await,
                 Err(e) => Err(e),
             };
         }
@@ -321,7 +322,7 @@ impl Proxy {
 
     /// Runs a keyless command on one node (by map index), without redirects.
     pub async fn call_node(&self, grpc_addr: &str, args: Vec<Bytes>, resp: u32) -> Bytes {
-        self.start_node(grpc_addr, args, resp).await
+        self.start_node(grpc_addr, args, resp, None).await
     }
 
     /// Like [`Proxy::call_node`], but queued on the node's stream now: what the client sends
@@ -331,11 +332,12 @@ impl Proxy {
         grpc_addr: &str,
         args: Vec<Bytes>,
         resp: u32,
+        client: Option<u64>,
     ) -> impl Future<Output = Bytes> + Send + 'static {
         let started = self
             .upstreams
             .get(grpc_addr)
-            .map(|pool| pool.start(args, Bytes::new(), resp, false));
+            .map(|pool| pool.start(args, Bytes::new(), resp, false, client));
         async move {
             match started {
                 Ok(fut) => match fut.await {
@@ -368,10 +370,11 @@ impl Forward {
         pool: &Arc<upstream::NodePool>,
         resp: u32,
         asking: bool,
+        client: Option<u64>,
     ) -> impl Future<Output = Result<Reply, UpError>> + Send + 'static {
         match self {
-            Forward::Args(args) => pool.start(args.clone(), Bytes::new(), resp, asking),
-            Forward::Raw(raw) => pool.start(Vec::new(), raw.clone(), resp, asking),
+            Forward::Args(args) => pool.start(args.clone(), Bytes::new(), resp, asking, client),
+            Forward::Raw(raw) => pool.start(Vec::new(), raw.clone(), resp, asking, client),
         }
     }
 }

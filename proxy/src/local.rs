@@ -569,9 +569,13 @@ fn slot_query(conn: &mut Conn, args: &[Bytes]) {
     let Some(slot) = slot else {
         return conn.push(error(b"ERR Invalid slot"));
     };
-    let reply = conn
-        .proxy
-        .start_slot(slot as u16, args.to_vec(), None, conn.resp());
+    let reply = conn.proxy.start_slot(
+        slot as u16,
+        args.to_vec(),
+        None,
+        conn.resp(),
+        Some(conn.stream_key),
+    );
     conn.push_fut(reply);
 }
 

@@ -64,8 +64,9 @@ pub struct PoolOptions {
 
 /// What a caller hands a node's shared streams.
 pub enum Work {
-    /// Single commands (by arguments, or as the client sent them), answered by id.
-    Commands(Vec<Command>),
+    /// Single commands (by arguments, or as the client sent them), answered by id; of the
+    /// client given, if any (which picks the stream, as for its pipelines).
+    Commands(Vec<Command>, Option<u64>),
     /// One client's requests for the node as it sent them, forwarded in one piece.
     /// `client` picks the stream, so that one client's work stays in order.
     Pipeline {
@@ -79,7 +80,7 @@ impl Work {
     /// Commands it carries.
     pub fn len(&self) -> usize {
         match self {
-            Work::Commands(c) => c.len(),
+            Work::Commands(c, _) => c.len(),
             Work::Pipeline { requests, .. } => requests.len(),
         }
     }
@@ -90,7 +91,7 @@ impl Work {
 
     fn truncate(&mut self, n: usize) {
         match self {
-            Work::Commands(c) => c.truncate(n),
+            Work::Commands(c, _) => c.truncate(n),
             Work::Pipeline { requests, .. } => requests.truncate(n),
         }
     }
@@ -133,11 +134,11 @@ impl Service<Work> for StreamService {
 
     fn call(&mut self, work: Work) -> Self::Future {
         let i = match &work {
-            Work::Commands(_) => self.next.fetch_add(1, Relaxed),
-            Work::Pipeline { client, .. } => *client as usize,
+            Work::Commands(_, None) => self.next.fetch_add(1, Relaxed),
+            Work::Commands(_, Some(client)) | Work::Pipeline { client, .. } => *client as usize,
         } % self.streams.len();
         let wire = match work {
-            Work::Commands(c) => Wire::Commands(c),
+            Work::Commands(c, _) => Wire::Commands(c),
             Work::Pipeline {
                 requests,
                 resp_version,
@@ -358,19 +359,22 @@ impl NodePool {
         resp_version: u32,
         asking: bool,
     ) -> Result<Reply, UpError> {
-        self.start(args, Bytes::new(), resp_version, asking).await
+        self.start(args, Bytes::new(), resp_version, asking, None)
+            .await
     }
 
     /// Hands one command to a stream now (so that it joins the next batch even before
     /// anyone polls the result) and returns the future of its reply.
     /// `raw`, when not empty, is the request as the client sent it, forwarded in place of
-    /// `args`.
+    /// `args`; `client`, when given, keeps it on that client's stream (behind its earlier
+    /// commands).
     pub fn start(
         self: &Arc<Self>,
         args: Vec<Bytes>,
         raw: Bytes,
         resp_version: u32,
         asking: bool,
+        client: Option<u64>,
     ) -> impl Future<Output = Result<Reply, UpError>> + Send + 'static {
         let cmd = Command {
             id: self.ids.fetch_add(1, Relaxed),
@@ -379,7 +383,7 @@ impl NodePool {
             asking,
             raw,
         };
-        let replies = self.start_work(Work::Commands(vec![cmd]));
+        let replies = self.start_work(Work::Commands(vec![cmd], client));
         async move {
             replies
                 .await
