@@ -105,24 +105,12 @@ impl CommandSpec {
     /// allocating (the proxy's per-command path): None when it has no keys, keys found by a
     /// numkeys argument, or keys in several slots. `arg(i)` is argument `i` of `argc`.
     pub fn fixed_keys_slot<'a>(&self, argc: usize, arg: impl Fn(usize) -> &'a [u8]) -> Option<u16> {
-        let KeyRule::Range { first, last, step } = self.keys else {
-            return None;
-        };
-        let first = first as usize;
-        let last = if last < 0 {
-            argc as i64 + last as i64
-        } else {
-            last as i64
-        };
-        if last < first as i64 || first >= argc {
+        if !matches!(self.keys, KeyRule::Range { .. }) {
             return None;
         }
-        let last = (last as usize).min(argc - 1);
-        let slot = crate::slot::key_slot(arg(first));
-        (first..=last)
-            .step_by(step.max(1) as usize)
-            .skip(1)
-            .all(|i| crate::slot::key_slot(arg(i)) == slot)
+        let mut keys = self.key_index_iter(argc, &arg).ok()?;
+        let slot = crate::slot::key_slot(arg(keys.next()?));
+        keys.all(|i| crate::slot::key_slot(arg(i)) == slot)
             .then_some(slot)
     }
 
