@@ -137,15 +137,10 @@ impl Proxy {
         }
     }
 
-    /// Runs one command on the node owning `slot`, following MOVED/ASK (bounded), and
-    /// returns the RESP bytes for the client. Failures become error replies.
-    pub async fn call_slot(self: &Arc<Self>, slot: u16, args: Vec<Bytes>, resp: u32) -> Bytes {
-        self.start_slot(slot, args, None, resp, None).await
-    }
-
-    /// Like [`Proxy::call_slot`], but the first attempt is queued on the node's stream right
-    /// away: a pipeline's commands all join the next batch before their replies are awaited.
-    /// `raw`, the request as the client sent it, is what is forwarded when given.
+    /// Runs one command on the node owning `slot`, following MOVED/ASK (bounded); failures
+    /// become error replies. The first attempt is queued on the node's stream right away,
+    /// before anything the client sends later. `raw`, the request as the client sent it, is
+    /// what is forwarded when given; `client` keeps it on that client's stream.
     pub fn start_slot(
         self: &Arc<Self>,
         slot: u16,

@@ -37,15 +37,6 @@ pub fn wanted(server: &Server, state: &ClientState, req: &Request<'_>) -> Vec<Fa
     faults(server, state, req)
 }
 
-/// [`wanted`] and [`resolve`] in one, for callers that may wait (the gRPC sessions).
-pub async fn before(server: &Server, state: &ClientState, req: &Request<'_>) -> Result<(), String> {
-    let faults = wanted(server, state, req);
-    if faults.is_empty() {
-        return Ok(());
-    }
-    resolve(server, faults).await
-}
-
 /// The keys of `req` — of every queued command when it is EXEC — only the cold tier holds.
 fn faults(server: &Server, state: &ClientState, req: &Request<'_>) -> Vec<Fault> {
     let mut keys = Vec::new();
