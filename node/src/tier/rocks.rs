@@ -6,18 +6,12 @@ use super::cold::is_pointer;
 use super::{is_expired, is_meta, Op, TierError, WarmStore};
 use rocksdb::compaction_filter::Decision;
 use rocksdb::{
-    BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, DBCompressionType, Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 use std::path::Path;
 
-/// Block cache shared by reads of the warm tier (outside `maxmemory`, which counts data held
-/// in the node's own allocator).
-const BLOCK_CACHE_BYTES: usize = 64 << 20;
-
 pub struct RocksTier {
     db: DB,
-    /// Options of point reads ([`WarmStore::get`]).
-    point: ReadOptions,
 }
 
 fn engine(e: rocksdb::Error) -> TierError {
@@ -64,31 +58,26 @@ impl RocksTier {
         ]);
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
-        table.set_block_cache(&Cache::new_lru_cache(BLOCK_CACHE_BYTES));
-        // Index and filter blocks stay with their table readers, outside the block cache: a
-        // read then makes one cache lookup (its data block) instead of three, 8 % less CPU
-        // per GET in the 10x-maxmemory zipf run. They cost about 1.3 bytes per key (the
-        // filter) plus an index entry per 4 KiB block, not bounded by the cache's size.
+        // No block cache. A point read comes from a miss in memory (which is the cache): its
+        // key is rarely read again before memory drops it, and its block holds a few other
+        // random values. Caching those blocks cost more (insert, evict, free) than its hits
+        // saved (14 % less CPU per GET without filling it, in the 10x-maxmemory zipf run at
+        // -P 16), and even an unfilled cache costs each read a lookup in a cold hash table:
+        // 11 % more GETs/s in that run without one. Scans (migration, SCAN of warm keys)
+        // read through the page cache, as the OS readahead serves them anyway.
+        table.disable_cache();
+        // Index and filter blocks stay with their table readers: about 1.3 bytes per key
+        // (the filter) plus an index entry per 4 KiB block, outside maxmemory.
         table.set_cache_index_and_filter_blocks(false);
         opts.set_block_based_table_factory(&table);
         let db = DB::open(&opts, dir).map_err(engine)?;
-        // A point read comes from a miss in memory: its key is rarely read again before
-        // memory drops it, and its block holds a few other random values. Caching those
-        // blocks cost more (insert, evict, free) than its hits saved: 14 % less CPU per GET
-        // without, in the 10x-maxmemory zipf run (-P 16, 4.74 against 5.52 us).
-        let mut point = ReadOptions::default();
-        point.fill_cache(false);
-        Ok(RocksTier { db, point })
+        Ok(RocksTier { db })
     }
 }
 
 impl WarmStore for RocksTier {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, TierError> {
-        Ok(self
-            .db
-            .get_pinned_opt(key, &self.point)
-            .map_err(engine)?
-            .map(|v| v.to_vec()))
+        Ok(self.db.get_pinned(key).map_err(engine)?.map(|v| v.to_vec()))
     }
 
     fn write(&self, ops: &[Op]) -> Result<(), TierError> {
