@@ -245,6 +245,28 @@ impl TestNode {
             .unwrap()
             .success();
         assert!(ok, "kill {sig} failed");
+        if paused {
+            // SIGSTOP lands asynchronously: a worker running on another core answers on
+            // until it is interrupted. Wait until every thread shows state T.
+            let pid = self.child.id();
+            let stopped = || {
+                let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+                tasks.flatten().all(|t| {
+                    let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                    // "pid (comm) STATE ...": the state follows the last ')'.
+                    stat.rsplit_once(") ")
+                        .is_none_or(|(_, rest)| rest.starts_with('T'))
+                })
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !stopped() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "node {pid} never stopped"
+                );
+                std::thread::yield_now();
+            }
+        }
     }
 
     pub fn kill(&mut self) {
