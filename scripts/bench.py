@@ -1177,16 +1177,18 @@ def write(args, rows, chart):
     md = os.path.join(out, "BENCHMARKS.md")
     if not os.path.exists(md):
         shutil.copy(os.path.join(ROOT, "BENCHMARKS.md"), md)
-    svg_rel = None
-    if chart["throughput"]:
-        svg_rel = "bench/throughput.svg"
+    svg_rel = "bench/throughput.svg" if chart["throughput"] else None
+    # Before anything is written: the commit line must not count this run's own chart as
+    # an uncommitted change.
+    markdown = results_markdown(rows, svg_rel)
+    if svg_rel:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from bench_svg import chart_svg
         with open(os.path.join(out, svg_rel), "w") as f:
             f.write(chart_svg(chart, "autocache-loadtest, 50 clients, zipf 0.99, 90:10 GET:SET; "
                                      "servers on one core, the client on the other"))
         print(f"wrote {os.path.join(out, svg_rel)}")
-    write_results(md, results_markdown(rows, svg_rel))
+    write_results(md, markdown)
     print(f"wrote {md}")
 
 
