@@ -260,12 +260,20 @@ pub fn execute_held(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) {
 }
 
 /// Before a command that may grow memory: evict per policy until under maxmemory, or refuse.
+/// Tiered, reads grow memory too (a miss brings its key up from the warm tier): as Redis
+/// evicts before every command, any command over the limit demotes first, refusing none.
 pub fn check_memory(server: &Server, spec: &CommandSpec) -> CmdResult {
     let max = server.settings.maxmemory.load(Relaxed);
-    if max == 0 || !spec.has(flags::DENYOOM) {
+    if max == 0 {
         return Ok(());
     }
-    free_memory(server, max)
+    if spec.has(flags::DENYOOM) {
+        return free_memory(server, max);
+    }
+    if server.keyspace.is_tiered() && server.memory.for_eviction() > max {
+        let _ = free_memory(server, max);
+    }
+    Ok(())
 }
 
 pub fn free_memory(server: &Server, max: u64) -> CmdResult {
