@@ -15,8 +15,13 @@ use serde_json::Value;
 
 const K8S_VERSION: &str = "1.33.0";
 
+/// `deploy/` of the checkout under test. The runner's CARGO_MANIFEST_DIR first: a test
+/// binary built for another checkout sharing the target dir (same sources, so cargo reuses
+/// it) has that checkout's path compiled in.
 fn deploy(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf())
         .join("../deploy")
         .join(path)
 }
