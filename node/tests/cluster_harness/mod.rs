@@ -190,6 +190,9 @@ impl Node {
     }
 
     /// On given addresses (a restart where it ran before, as a StatefulSet pod keeps its name).
+    /// Meanwhile another test's socket may have taken one of the ports (they come from the
+    /// ephemeral range, as client connections' do): wait until both bind, then start, again
+    /// if the node still lost the race.
     pub async fn start_on(
         control: SocketAddr,
         dir: &Path,
@@ -197,9 +200,13 @@ impl Node {
         addr: SocketAddr,
         grpc: SocketAddr,
     ) -> Node {
-        Node::launch(control, dir, env, addr, grpc)
-            .await
-            .expect("autocache-node exited before listening")
+        for _ in 0..20 {
+            drop((bind_retry(addr).await, bind_retry(grpc).await));
+            if let Some(node) = Node::launch(control, dir, env, addr, grpc).await {
+                return node;
+            }
+        }
+        panic!("autocache-node exited before listening on {addr} / {grpc}, 20 times");
     }
 
     /// Starts the node; None if it exits before it listens.
