@@ -270,31 +270,31 @@ pub fn check_memory(server: &Server, spec: &CommandSpec) -> CmdResult {
     if spec.has(flags::DENYOOM) {
         return free_memory(server, max);
     }
-    if server.keyspace.is_tiered() && server.memory.for_eviction() > max {
+    if server.keyspace.is_tiered() {
         let _ = free_memory(server, max);
     }
     Ok(())
 }
 
 pub fn free_memory(server: &Server, max: u64) -> CmdResult {
+    // Under the limit, as nearly always: done before reading the clock.
+    if server.memory.for_eviction() <= max {
+        return Ok(());
+    }
     let policy = server.settings.policy();
     let clock = server.clock();
     let samples = server.settings.maxmemory_samples.load(Relaxed) as usize;
     // Bounded: one command never evicts forever.
     for _ in 0..10_000 {
-        if server.memory.for_eviction() <= max {
-            return Ok(());
-        }
         match evict::evict_one(&server.keyspace, policy, &clock, samples) {
             Some(freed) => server.memory.freed(freed as u64),
             None => return Err(CmdError::Oom),
         }
+        if server.memory.for_eviction() <= max {
+            return Ok(());
+        }
     }
-    if server.memory.for_eviction() <= max {
-        Ok(())
-    } else {
-        Err(CmdError::Oom)
-    }
+    Err(CmdError::Oom)
 }
 
 // ---- argument helpers shared by the families ----
