@@ -55,14 +55,17 @@ pub fn allocated_now() -> u64 {
     tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as u64
 }
 
-/// Resident set size from /proc (0 where unavailable).
+/// Resident memory of the process's own (anonymous) pages from /proc (0 where unavailable).
+/// Not VmRSS: that also counts the warm tier's files, which RocksDB maps to read; their pages
+/// are page cache, shared and reclaimable, and would make `used_memory_rss` and the
+/// fragmentation ratio grow with the data on disk.
 pub fn rss_now() -> u64 {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return 0;
     };
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("RssAnon:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }

@@ -63,6 +63,14 @@ impl RocksTier {
         // (+1.7 % GETs/s in the 10x-maxmemory zipf run, three interleaved rounds), and the
         // index is smaller.
         table.set_index_block_restart_interval(16);
+        // 1 KiB data blocks, read through a mapping of the file (below). A read that misses
+        // memory touches its whole block twice: to verify the block's checksum and, with
+        // pread, to copy it from the page cache first. Mapped, the block is read in place;
+        // at 1 KiB the checksum covers about one 1 KiB value instead of four. Together:
+        // +5 to +10 % GETs/s in the 10x-maxmemory zipf run at -P 16 (three interleaved
+        // rounds, twice); either alone, +1 to +2 %. The price is the index: one entry per
+        // 1 KiB, about 17 MB more heap for 640 MB of 1 KiB values (outside maxmemory).
+        table.set_block_size(1024);
         // No block cache. A point read comes from a miss in memory (which is the cache): its
         // key is rarely read again before memory drops it, and its block holds a few other
         // random values. Caching those blocks cost more (insert, evict, free) than its hits
@@ -72,9 +80,13 @@ impl RocksTier {
         // read through the page cache, as the OS readahead serves them anyway.
         table.disable_cache();
         // Index and filter blocks stay with their table readers: about 1.3 bytes per key
-        // (the filter) plus an index entry per 4 KiB block, outside maxmemory.
+        // (the filter) plus an index entry per 1 KiB block, outside maxmemory.
         table.set_cache_index_and_filter_blocks(false);
         opts.set_block_based_table_factory(&table);
+        // The mapped files' pages are page cache, as pread's are: the kernel reclaims them
+        // under pressure. (An I/O error on a mapped page is a SIGBUS instead of an error
+        // reply; by then the store on that disk is lost either way.)
+        opts.set_allow_mmap_reads(true);
         let db = DB::open(&opts, dir).map_err(engine)?;
         Ok(RocksTier { db })
     }
