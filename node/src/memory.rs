@@ -14,6 +14,12 @@ pub struct Memory {
     /// used_memory, left out when enforcing maxmemory, as Redis leaves out replica and AOF
     /// buffers (INFO's mem_not_counted_for_evict).
     not_counted: AtomicU64,
+    /// Serializes refreshes: one that read jemalloc before a buffer was freed must not store
+    /// its figure after one that read after. Otherwise the tick racing a shrinking
+    /// [`NotCounted`] can leave the freed buffer in `used` with `not_counted` already lowered:
+    /// memory looks over the limit until the next tick, so writes evict everything and then
+    /// fail with OOM (the suspect for one such failure under the test suite's load).
+    refreshing: parking_lot::Mutex<()>,
 }
 
 /// Bytes left out of maxmemory while it lives (see [`Memory::not_counted`]).
@@ -83,6 +89,7 @@ impl Memory {
     }
 
     pub fn refresh(&self) {
+        let _one_at_a_time = self.refreshing.lock();
         let now = allocated_now();
         self.used.store(now, Relaxed);
         self.peak.fetch_max(now, Relaxed);
