@@ -66,10 +66,10 @@ impl RocksTier {
         // 1 KiB data blocks, read through a mapping of the file (below). A read that misses
         // memory touches its whole block twice: to verify the block's checksum and, with
         // pread, to copy it from the page cache first. Mapped, the block is read in place;
-        // at 1 KiB the checksum covers about one 1 KiB value instead of four. Together:
-        // +5 to +10 % GETs/s in the 10x-maxmemory zipf run at -P 16 (three interleaved
-        // rounds, twice); either alone, +1 to +2 %. The price is the index: one entry per
-        // 1 KiB, about 17 MB more heap for 640 MB of 1 KiB values (outside maxmemory).
+        // at 1 KiB the checksum covers about one 1 KiB value instead of four. Together, in
+        // the 10x-maxmemory zipf run: +4.5 to +10 % GETs/s at -P 16 (three interleaved A/B
+        // runs), +8 % at -P 1; either alone, +1 to +2 %. The price is the index: one entry
+        // per 1 KiB, about 17 MB more heap for 640 MB of 1 KiB values (outside maxmemory).
         table.set_block_size(1024);
         // No block cache. A point read comes from a miss in memory (which is the cache): its
         // key is rarely read again before memory drops it, and its block holds a few other
