@@ -615,8 +615,9 @@ def section_proxy():
                             d.get("rps"), x.get("rps"), cmd, note=goal),
                         Row(sec, "  p50 latency", "ms", d.get("p50"), x.get("p50"), cmd, True),
                         Row(sec, "  p99 latency", "ms", d.get("p99"), x.get("p99"), cmd, True),
-                        Row(sec, f"{test.upper()} -P {p}, proxy -> 3 nodes, 1 worker each (vs direct to 1)",
-                            "req/s", d.get("rps"), x3.get("rps"), cmd, note=goal)):
+                        Row(sec, f"{test.upper()} -P {p}, proxy -> 3 nodes, 1 worker each "
+                            "(vs direct to 1)", "req/s", d.get("rps"), x3.get("rps"), cmd,
+                            note=goal)):
                     rows.append(row)
                     report_progress(row)
     return rows

@@ -298,12 +298,7 @@ async fn segment_buffers_do_not_count_against_maxmemory() {
         if r.is_err() {
             // Failed once under the full suite's load (OOM at big:2784, 2 MiB budget), not
             // reproduced alone: what memory held then is what tells why.
-            let info: String = redis::cmd("INFO")
-                .arg("memory")
-                .arg("tiers")
-                .query_async(&mut c)
-                .await
-                .unwrap();
+            let info = info_text(&mut c, &["memory", "tiers"]).await;
             panic!(
                 "SET big:{i}: {r:?} (maxmemory {}, used_memory at start {base})\n{info}",
                 base + BUDGET

@@ -105,13 +105,19 @@ impl Node {
     }
 }
 
-pub async fn info_field(c: &mut MultiplexedConnection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO")
-        .arg(section)
+/// `INFO` of the given sections, whole.
+pub async fn info_text(c: &mut MultiplexedConnection, sections: &[&str]) -> String {
+    redis::cmd("INFO")
+        .arg(sections)
         .query_async(c)
         .await
-        .unwrap();
-    info.lines()
+        .unwrap()
+}
+
+pub async fn info_field(c: &mut MultiplexedConnection, section: &str, field: &str) -> String {
+    info_text(c, &[section])
+        .await
+        .lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap_or_else(|| panic!("{field} missing from INFO {section}"))
         .trim()
