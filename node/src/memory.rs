@@ -53,6 +53,21 @@ impl Drop for NotCounted<'_> {
     }
 }
 
+/// Bytes jemalloc holds for a buffer of `capacity` bytes: its size class, not the length
+/// (a 4,110-byte value takes 5,120), which is what the used-memory figure counts. jemalloc's
+/// classes: 8, then multiples of 16 up to 128, then four per doubling.
+pub fn size_class(capacity: usize) -> usize {
+    match capacity {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => capacity.next_multiple_of(16),
+        _ => {
+            let doubling = usize::BITS - 1 - (capacity - 1).leading_zeros();
+            capacity.next_multiple_of(1 << (doubling - 2))
+        }
+    }
+}
+
 /// Bytes currently allocated by the process, fresh from jemalloc.
 pub fn allocated_now() -> u64 {
     if tikv_jemalloc_ctl::epoch::advance().is_err() {
@@ -145,5 +160,32 @@ pub fn human(bytes: u64) -> String {
         format!("{:.2}G", b / (K * K * K))
     } else {
         format!("{:.2}T", b / (K * K * K * K))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_class;
+
+    #[test]
+    fn size_classes_are_jemallocs() {
+        let cases = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (128, 128),
+            (129, 160),
+            (256, 256),
+            (257, 320),
+            (1024, 1024),
+            (1025, 1280),
+            (4110, 5120),
+            (16384, 16384),
+            (16385, 20480),
+        ];
+        for (capacity, class) in cases {
+            assert_eq!(size_class(capacity), class, "capacity {capacity}");
+        }
     }
 }

@@ -11,6 +11,7 @@
 use super::cold::{self, Cold, SegmentBuilder, SegmentInfo};
 use super::{Op, TierError, Warm};
 use crate::db::shard_of;
+use crate::memory::size_class;
 use crate::server::Server;
 use autocache_proto::slot::SLOT_COUNT;
 use parking_lot::{Condvar, Mutex};
@@ -128,7 +129,9 @@ fn demote_one(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Resu
     // Candidates and the segment are buffers, not data: outside maxmemory.
     let mut buffers = server.memory.not_counted_guard();
     let mut cands = Vec::new();
-    let mut bytes = 0usize;
+    // Data gathered, and what its buffers take (jemalloc's size classes: up to a quarter
+    // more), which is what maxmemory must leave out.
+    let (mut bytes, mut held) = (0usize, 0usize);
     for _ in 0..SLOT_COUNT {
         let slot = st.cursor;
         st.cursor = (st.cursor + 1) % SLOT_COUNT as u16;
@@ -137,11 +140,12 @@ fn demote_one(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Resu
             .keyspace
             .lock_shard(shard_of(slot))
             .cold_candidates(slot, now, &mut cands);
-        bytes += cands[before..]
-            .iter()
-            .map(|c| c.0.len() + c.1.len())
-            .sum::<usize>();
-        buffers.set(bytes as u64);
+        for (k, v, _) in &cands[before..] {
+            bytes += k.len() + v.len();
+            held += size_class(k.capacity()) + size_class(v.capacity());
+        }
+        let list = cands.capacity() * std::mem::size_of::<(Vec<u8>, Vec<u8>, u32)>();
+        buffers.set((held + list) as u64);
         // Gather twice what fits, then keep the coldest half.
         if bytes >= 2 * target {
             break;
@@ -162,7 +166,7 @@ fn demote_one(server: &Server, warm: &Warm, cold: &Cold, st: &mut State) -> Resu
     // five segments' worth, measured (INFO used_memory during a 4 MiB segment's upload).
     // Raised before the copies are made, so that the figure never trails the memory.
     let len = seg.len() as u64;
-    buffers.set((bytes as u64 + len).max(5 * len));
+    buffers.set((held as u64 + len).max(5 * len));
     let expect: Vec<Vec<u8>> = seg.records.iter().map(|r| r.1.clone()).collect();
     let (n, moved) = publish(server, warm, cold, &seg, expect)?;
     cold.stats.demotions.fetch_add(n, Relaxed);
