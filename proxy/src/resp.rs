@@ -53,7 +53,8 @@ pub fn elements(buf: &[u8]) -> Option<Vec<&[u8]>> {
     }
     let (line, mut p) = line(buf, 1)?;
     let n = parse(line)?;
-    let mut out = Vec::with_capacity(n.max(0) as usize);
+    // Each element takes at least 3 bytes: a header never reserves more than the buffer holds.
+    let mut out = Vec::with_capacity((n.max(0) as usize).min(buf.len() / 3));
     for _ in 0..n.max(0) {
         let end = skip(buf, p)?;
         out.push(&buf[p..end]);

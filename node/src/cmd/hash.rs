@@ -3,8 +3,9 @@
 //! TTL) and delete the key when its last field goes.
 
 use super::collection;
+use super::long_double::LongDouble;
 use super::scan_util::{self, ScanOptions};
-use super::{eq_ic, parse_float, parse_int, CmdError, CmdResult, Ctx, Handler};
+use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::Entry;
 use crate::types::hash::{FieldValue, Hash};
 use crate::types::set::canonical_int;
@@ -204,22 +205,21 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let field = req.arg(2);
-    let incr = parse_float(req.arg(3))?;
-    if incr.is_infinite() {
+    let incr = LongDouble::parse(req.arg(3)).ok_or(CmdError::NotFloat)?;
+    if !incr.is_finite() {
         return Err(CmdError::msg("ERR value is NaN or Infinity"));
     }
     let text = modify_key(ctx, req.arg(1), true, |h| {
         let current = match h.get(field) {
-            Some(v) => {
-                parse_float(v).map_err(|_| CmdError::msg("ERR hash value is not a float"))?
-            }
-            None => 0.0,
+            Some(v) => LongDouble::parse(v)
+                .ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,
+            None => LongDouble::zero(),
         };
         let new = current + incr;
         if !new.is_finite() {
             return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
         }
-        let text = super::string::format_float(new);
+        let text = new.to_human();
         h.insert(field, text.as_bytes());
         Ok(text)
     })?;

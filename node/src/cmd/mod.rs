@@ -9,6 +9,7 @@ pub mod connection;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod long_double;
 pub mod pubsub;
 pub mod scan_util;
 pub mod server;
@@ -307,24 +308,6 @@ pub fn eq_ic(arg: &[u8], word: &str) -> bool {
 /// A strict integer argument (`ERR value is not an integer or out of range`).
 pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
     autocache_proto::resp::parse_i64(arg).ok_or(CmdError::NotInteger)
-}
-
-/// A float argument as Redis's `getDoubleFromObject`: decimal or `inf`/`-inf`, no NaN, no
-/// surrounding spaces.
-pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
-    let s = std::str::from_utf8(arg).map_err(|_| CmdError::NotFloat)?;
-    if s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
-        return Err(CmdError::NotFloat);
-    }
-    let v: f64 = match s.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => s.parse().map_err(|_| CmdError::NotFloat)?,
-    };
-    if v.is_nan() {
-        return Err(CmdError::NotFloat);
-    }
-    Ok(v)
 }
 
 /// Writes an array of bulk strings.

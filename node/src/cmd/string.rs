@@ -3,7 +3,8 @@
 //! SETRANGE, INCR*) and dropping it where Redis does (SET without KEEPTTL, GETSET, MSET).
 
 use super::keys::lru_for_write;
-use super::{eq_ic, parse_float, parse_int, CmdError, CmdResult, Ctx, Handler};
+use super::long_double::LongDouble;
+use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::{Clock, Entry, Shard};
 use autocache_proto::resp::Request;
 use std::sync::atomic::Ordering::Relaxed;
@@ -418,32 +419,18 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let clock = ctx.clock;
     let (mut shard, slot) = ctx.db.lock_key(key);
     let (current, expire) = match string_for_write(&mut shard, slot, key, clock.ms)? {
-        None => (0.0, 0),
-        Some((s, at)) => (parse_float(s)?, at),
+        None => (LongDouble::zero(), 0),
+        Some((s, at)) => (LongDouble::parse(s).ok_or(CmdError::NotFloat)?, at),
     };
-    let new = current + parse_float(req.arg(2))?;
+    let incr = LongDouble::parse(req.arg(2)).ok_or(CmdError::NotFloat)?;
+    let new = current + incr;
     if !new.is_finite() {
         return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
     }
-    let text = format_float(new);
+    let text = new.to_human();
     store(&mut shard, slot, key, text.as_bytes(), expire, &clock);
     ctx.out.bulk(text.as_bytes());
     Ok(())
-}
-
-/// INCRBYFLOAT's output: the shortest decimal that reads back as the same double, never an
-/// exponent; like Redis's fixed 17 decimals, digits past the 17th decimal are rounded away.
-pub(crate) fn format_float(v: f64) -> String {
-    let mut s = format!("{v}");
-    if s.find('.').is_some_and(|dot| s.len() - dot - 1 > 17) {
-        s = format!("{v:.17}");
-        let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
-        s.truncate(trimmed);
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s
 }
 
 // ---- APPEND STRLEN GETRANGE SETRANGE ----
@@ -537,20 +524,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use super::{format_float, substring};
-
-    #[test]
-    fn float_output_is_short_and_plain() {
-        assert_eq!(format_float(3.0), "3");
-        assert_eq!(format_float(10.5), "10.5");
-        assert_eq!(format_float(-0.0), "0");
-        assert_eq!(format_float(5.0e3), "5000");
-        assert_eq!(format_float(1e21), "1000000000000000000000");
-        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
-        assert_eq!(format_float(1e-20), "0");
-        assert_eq!(format_float(1.5e-10), "0.00000000015");
-        assert!(!format_float(1e300).contains('e'));
-    }
+    use super::substring;
 
     #[test]
     fn substring_follows_redis_index_rules() {

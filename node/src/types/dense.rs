@@ -127,7 +127,8 @@ impl<T: Keyed> DenseTable<T> {
     /// so large tables return proportionally larger batches, as COUNT is only a hint.
     pub fn scan(&self, cursor: u64, count: usize) -> (Vec<&T>, u64) {
         let want = count.max(self.items.len() / 128).max(1);
-        let mut heap: BinaryHeap<(u64, usize)> = BinaryHeap::with_capacity(want + 1);
+        let mut heap: BinaryHeap<(u64, usize)> =
+            BinaryHeap::with_capacity(want.min(self.items.len()) + 1);
         let mut left_out = false;
         for (i, s) in self.items.iter().enumerate() {
             if s.hash < cursor {

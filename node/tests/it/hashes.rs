@@ -225,7 +225,7 @@ async fn hincrbyfloat_formats_like_incrbyfloat() {
     )
     .await;
     c.call(
-        &["HSET", "h", "i", "5", "s", "abc", "huge", "1.7e308"],
+        &["HSET", "h", "i", "5", "s", "abc", "huge", "1e4932"],
         b":3\r\n",
     )
     .await;
@@ -248,11 +248,30 @@ async fn hincrbyfloat_formats_like_incrbyfloat() {
     )
     .await;
     c.call(
-        &["HINCRBYFLOAT", "h", "huge", "1.7e308"],
+        &["HINCRBYFLOAT", "h", "huge", "1e4932"],
         &err("ERR increment would produce NaN or Infinity"),
     )
     .await;
-    c.call(&["HGET", "h", "huge"], &bulk("1.7e308")).await;
+    c.call(&["HGET", "h", "huge"], &bulk("1e4932")).await;
+    // Redis's long double: 0.1 + 0.2 is 0.3, hexadecimal reads, past a double's range.
+    c.call(&["HSET", "h", "x", "0.1", "hex", "0x10"], b":2\r\n")
+        .await;
+    c.call(&["HINCRBYFLOAT", "h", "x", "0.2"], &bulk("0.3"))
+        .await;
+    c.call(&["HINCRBYFLOAT", "h", "hex", "1"], &bulk("17"))
+        .await;
+    c.call(&["HSET", "h", "d", "1.7e308"], b":1\r\n").await;
+    // What redis-server 7.0 (x86-64) replies: 3.4e308 to a long double's 64-bit precision.
+    let sum = call_text(&mut c, &["HINCRBYFLOAT", "h", "d", "1.7e308"]).await;
+    assert_eq!(
+        sum,
+        concat!(
+            "34000000000000000000627355605039519359054042777938826746608717152640491210241164",
+            "19881237391778006006739570476837712634253228069978360015869614572748200333930949",
+            "01317200013624802610872515245814124760542925564488876540887382670905522638137419",
+            "003805178364056052028734561012664811529831035124023358619554802565120"
+        )
+    );
     s.stop().await;
 }
 
@@ -496,6 +515,17 @@ async fn hscan_full_iteration_of_a_large_hash() {
     for i in 0..1000 {
         assert!(seen.contains_key(&format!("f{i}")), "f{i} missed");
     }
+    // COUNT is a hint: the largest one returns everything in one step (it once reserved
+    // that many entries up front and panicked).
+    let (next, items): (String, Vec<String>) = redis::cmd("HSCAN")
+        .arg("big")
+        .arg(0)
+        .arg("COUNT")
+        .arg(i64::MAX)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!((next.as_str(), items.len()), ("0", 2000));
     // MATCH filters but the iteration still covers everything.
     let seen = full_hscan(&mut c, "big", 10, Some("f9*"), |_| None).await;
     let mut want: Vec<String> = (0..1000)
