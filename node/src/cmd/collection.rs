@@ -18,31 +18,39 @@ pub fn typed<C: Collection>(entry: Option<&mut Entry>) -> Result<Option<&C>, Cmd
 }
 
 /// Runs `f` on the collection at `key` — created empty when missing if `create`, else `f`
-/// does not run and the result is `None` — and deletes the key if `f` leaves it empty.
+/// does not run and the result is `None` — and deletes the key if `f` leaves it empty. `f`
+/// returns its result and whether it changed anything: WATCH sees only real changes (SADD
+/// of a member already there, HDEL of a missing field and WRONGTYPE leave a watch intact).
 pub fn modify<C: Collection, R>(
     shard: &mut Shard,
     slot: u16,
     key: &[u8],
     clock: &Clock,
     create: bool,
-    f: impl FnOnce(&mut C) -> Result<R, CmdError>,
+    f: impl FnOnce(&mut C) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    if let Some(e) = shard.get_mut(slot, key, clock) {
-        let c = e
-            .value_mut()
-            .and_then(C::of_mut)
-            .ok_or(CmdError::WrongType)?;
-        let r = f(c);
-        if c.is_empty() {
+    if let Some(e) = shard.peek(slot, key, clock.ms) {
+        if e.value().and_then(C::of).is_none() {
+            return Err(CmdError::WrongType);
+        }
+        shard.changing(key);
+        let e = shard.get(slot, key, clock).expect("found just now");
+        let c = e.value_mut().and_then(C::of_mut).expect("type checked");
+        let (r, changed) = f(c)?;
+        let empty = c.is_empty();
+        if changed {
+            shard.changed(key);
+        }
+        if empty {
             shard.remove(slot, key);
         }
-        return r.map(Some);
+        return Ok(Some(r));
     }
     if !create {
         return Ok(None);
     }
     let mut c = C::empty();
-    let r = f(&mut c)?;
+    let (r, _) = f(&mut c)?;
     if !c.is_empty() {
         shard.insert(
             slot,
@@ -57,7 +65,7 @@ pub fn modify_key<C: Collection, R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
-    f: impl FnOnce(&mut C) -> Result<R, CmdError>,
+    f: impl FnOnce(&mut C) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
     let clock = ctx.clock;
     let (mut shard, slot) = ctx.db.lock_key(key);

@@ -40,7 +40,7 @@ fn modify_key<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
-    f: impl FnOnce(&mut Hash) -> Result<R, CmdError>,
+    f: impl FnOnce(&mut Hash) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
     collection::modify_key(ctx, key, create, f)
 }
@@ -57,7 +57,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> Result<i64
         for i in (2..req.len()).step_by(2) {
             added += i64::from(h.insert(req.arg(i), req.arg(i + 1)));
         }
-        Ok(added)
+        Ok((added, true))
     })?;
     Ok(added.unwrap_or(0))
 }
@@ -77,7 +77,8 @@ fn hmset(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let (field, value) = (req.arg(2), req.arg(3));
     let added = modify_key(ctx, req.arg(1), true, |h| {
-        Ok(!h.contains(field) && h.insert(field, value))
+        let added = !h.contains(field) && h.insert(field, value);
+        Ok((added, added))
     })?;
     ctx.out.int(i64::from(added.unwrap_or(false)));
     Ok(())
@@ -176,7 +177,8 @@ fn hstrlen(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let removed = modify_key(ctx, req.arg(1), false, |h| {
-        Ok(req.iter().skip(2).filter(|f| h.remove(f)).count())
+        let removed = req.iter().skip(2).filter(|f| h.remove(f)).count();
+        Ok((removed, removed > 0))
     })?;
     ctx.out.int(removed.unwrap_or(0) as i64);
     Ok(())
@@ -197,7 +199,7 @@ fn hincrby(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         };
         let new = current.checked_add(incr).ok_or(CmdError::Overflow)?;
         h.insert(field, itoa::Buffer::new().format(new).as_bytes());
-        Ok(new)
+        Ok((new, true))
     })?;
     ctx.out.int(new.expect("created when missing"));
     Ok(())
@@ -221,7 +223,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         }
         let text = new.to_human();
         h.insert(field, text.as_bytes());
-        Ok(text)
+        Ok((text, true))
     })?;
     ctx.out.bulk(text.expect("created when missing").as_bytes());
     Ok(())

@@ -185,25 +185,27 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
     let spec = match resolve(req) {
         Ok(s) => s,
         Err(e) => {
-            if client.multi.is_some() {
-                client.multi_error = true;
-            }
-            out.error(&e.to_string());
-            return;
+            return reject(
+                server,
+                client,
+                out,
+                eq_ic(req.arg(0), "exec"),
+                &e.to_string(),
+            )
         }
     };
     let idx = table::position(spec);
     client.handle.last_cmd.store(idx + 1, Relaxed);
+    let exec = spec.name == "exec";
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        out.error("NOAUTH Authentication required.");
-        return;
+        return reject(server, client, out, exec, "NOAUTH Authentication required.");
     }
     if client.subs.active() && out.proto == Protocol::Resp2 && !spec.has(flags::PUBSUB_CONTEXT) {
-        out.error(&format!(
+        let msg = format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
-        ));
-        return;
+        );
+        return reject(server, client, out, exec, &msg);
     }
     // Cluster mode: redirect or refuse by the slot map; the gate lives until the command ends.
     use crate::cluster::redirect::{admit, Admission};
@@ -242,6 +244,18 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
         stats.failed.fetch_add(1, Relaxed);
         ctx.out.error(&e.to_string());
     }
+}
+
+/// A command refused before it runs. Inside MULTI that dooms the transaction (EXEC answers
+/// EXECABORT); a refused EXEC discards it at once, as Redis's `rejectCommand` does.
+fn reject(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, exec: bool, msg: &str) {
+    if exec {
+        return transaction::abort_exec(server, client, out, msg);
+    }
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    out.error(msg);
 }
 
 /// Runs one command inside EXEC, with every shard already locked.

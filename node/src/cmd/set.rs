@@ -44,7 +44,7 @@ fn modify<R>(
     key: &[u8],
     clock: &Clock,
     create: bool,
-    f: impl FnOnce(&mut Set) -> Result<R, CmdError>,
+    f: impl FnOnce(&mut Set) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
     collection::modify(shard, slot, key, clock, create, f)
 }
@@ -54,7 +54,7 @@ fn modify_key<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
-    f: impl FnOnce(&mut Set) -> Result<R, CmdError>,
+    f: impl FnOnce(&mut Set) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
     collection::modify_key(ctx, key, create, f)
 }
@@ -78,7 +78,8 @@ fn reply_set<'a>(out: &mut ReplyBuf, len: usize, members: impl Iterator<Item = E
 
 fn sadd(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let added = modify_key(ctx, req.arg(1), true, |s| {
-        Ok(req.iter().skip(2).filter(|m| s.insert(m)).count())
+        let added = req.iter().skip(2).filter(|m| s.insert(m)).count();
+        Ok((added, added > 0))
     })?;
     ctx.out.int(added.unwrap_or(0) as i64);
     Ok(())
@@ -86,7 +87,8 @@ fn sadd(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 
 fn srem(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let removed = modify_key(ctx, req.arg(1), false, |s| {
-        Ok(req.iter().skip(2).filter(|m| s.remove(m)).count())
+        let removed = req.iter().skip(2).filter(|m| s.remove(m)).count();
+        Ok((removed, removed > 0))
     })?;
     ctx.out.int(removed.unwrap_or(0) as i64);
     Ok(())
@@ -142,7 +144,13 @@ fn spop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn spop_one(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
-    match modify_key(ctx, key, false, |s| Ok(s.pop_random()))?.flatten() {
+    match modify_key(ctx, key, false, |s| {
+        let popped = s.pop_random();
+        let changed = popped.is_some();
+        Ok((popped, changed))
+    })?
+    .flatten()
+    {
         Some(m) => ctx.out.bulk(&m),
         None => ctx.out.null(),
     }
@@ -157,11 +165,13 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         if count >= s.len() {
             // Everything goes: hand over the whole set, leaving an empty one to delete.
             let all = std::mem::take(s);
-            return Ok(all.iter().map(|e| e.to_vec()).collect());
+            let popped: Vec<_> = all.iter().map(|e| e.to_vec()).collect();
+            let changed = !popped.is_empty();
+            return Ok((popped, changed));
         }
-        Ok((0..count)
-            .filter_map(|_| s.pop_random())
-            .collect::<Vec<_>>())
+        let popped: Vec<_> = (0..count).filter_map(|_| s.pop_random()).collect();
+        let changed = !popped.is_empty();
+        Ok((popped, changed))
     })?;
     let popped = popped.unwrap_or_default();
     ctx.out.set(popped.len());
@@ -236,9 +246,13 @@ fn smove(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         return Ok(());
     }
     let (shard, slot) = m.for_key(src);
-    modify(shard, slot, src, &clock, false, |s| Ok(s.remove(member)))?;
+    modify(shard, slot, src, &clock, false, |s| {
+        Ok(((), s.remove(member)))
+    })?;
     let (shard, slot) = m.for_key(dst);
-    modify(shard, slot, dst, &clock, true, |s| Ok(s.insert(member)))?;
+    modify(shard, slot, dst, &clock, true, |s| {
+        Ok(((), s.insert(member)))
+    })?;
     ctx.out.int(1);
     Ok(())
 }

@@ -295,6 +295,7 @@ fn getex(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    let had_ttl = e.has_expire();
     let value = string_of(e)?;
     let at = o
         .expire
@@ -308,7 +309,8 @@ fn getex(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         (Some(at), _) => {
             shard.set_expire(slot, key, at, now);
         }
-        (None, _) if o.persist => {
+        // As Redis, only a TTL actually removed is a change (WATCH).
+        (None, _) if o.persist && had_ttl => {
             shard.set_expire(slot, key, 0, now);
         }
         _ => {}

@@ -137,6 +137,19 @@ fn unwatch_in(db: &mut Db<'_, '_>, client: &mut ClientState) {
     client.watch_flag.store(false, Release);
 }
 
+/// A rejected EXEC (wrong arity, NOAUTH, a subscriber's context): as Redis, the transaction
+/// is discarded (its watches too) and the reason comes back as `EXECABORT`.
+pub fn abort_exec(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, reason: &str) {
+    client.multi = None;
+    client.multi_error = false;
+    client.handle.multi.store(-1, Relaxed);
+    unwatch_all(server, client);
+    let reason = reason.strip_prefix("ERR ").unwrap_or(reason);
+    out.error(&format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ));
+}
+
 /// On disconnect.
 pub fn unwatch_all(server: &Server, client: &mut ClientState) {
     unwatch_in(&mut Db::Free(&server.keyspace), client);

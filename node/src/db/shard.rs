@@ -402,9 +402,22 @@ impl Shard {
 
     /// The write hook: every change to `key` passes here.
     pub fn touched(&mut self, key: &[u8]) {
+        self.changing(key);
+        self.notify(key);
+    }
+
+    /// The write hook in two halves, for a change in place that may turn out to change
+    /// nothing (SREM of a non-member): the tier's part, before the change (it records the
+    /// stored copy's size)...
+    pub fn changing(&mut self, key: &[u8]) {
         if self.warm.is_some() {
             self.mark_dirty(key);
         }
+    }
+
+    /// ... and the part for other clients (WATCH, blocked clients), once something changed:
+    /// as Redis signals a key modified only then.
+    pub fn changed(&mut self, key: &[u8]) {
         self.notify(key);
     }
 

@@ -103,6 +103,64 @@ async fn watch_detects_another_clients_write() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_ignores_writes_that_change_nothing() {
+    let s = TestServer::start().await;
+    let mut a = s.raw().await;
+    let mut b = s.raw().await;
+    a.call(&["SADD", "set", "x"], b":1\r\n").await;
+    a.call(&["HSET", "hash", "f", "v"], b":1\r\n").await;
+    a.call(&["SET", "str", "v"], OK).await;
+    a.call(&["WATCH", "set", "hash", "str"], OK).await;
+    // As in Redis, none of these signals the key modified.
+    b.call(&["SADD", "set", "x"], b":0\r\n").await;
+    b.call(&["SREM", "set", "nope"], b":0\r\n").await;
+    b.call(&["SPOP", "set", "0"], b"*0\r\n").await;
+    b.call(&["SMOVE", "set", "set", "x"], b":1\r\n").await;
+    b.call(&["HDEL", "hash", "nope"], b":0\r\n").await;
+    b.call(&["HSETNX", "hash", "f", "w"], b":0\r\n").await;
+    b.call(&["SADD", "str", "m"], WRONGTYPE).await;
+    b.call(&["HSET", "str", "f", "v"], WRONGTYPE).await;
+    b.call(&["GETEX", "str", "PERSIST"], &bulk("v")).await;
+    a.call(&["MULTI"], OK).await;
+    a.call(&["PING"], b"+QUEUED\r\n").await;
+    a.call(&["EXEC"], b"*1\r\n+PONG\r\n").await;
+    // Real changes do.
+    for (write, reply) in [
+        (&["SADD", "set", "y"][..], &b":1\r\n"[..]),
+        (&["HDEL", "hash", "f"][..], &b":1\r\n"[..]),
+        (&["SPOP", "set", "1"][..], &b"*1\r\n"[..]),
+    ] {
+        a.call(&["WATCH", write[1]], OK).await;
+        b.cmd(write).await;
+        b.expect(reply).await;
+        if write[0] == "SPOP" {
+            b.read_exact_len(7).await; // the popped member: $1 x or y
+        }
+        a.call(&["MULTI"], OK).await;
+        a.call(&["PING"], b"+QUEUED\r\n").await;
+        a.call(&["EXEC"], b"*-1\r\n").await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_exec_discards_the_transaction() {
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    c.call(&["MULTI"], OK).await;
+    c.call(&["SET", "a", "1"], b"+QUEUED\r\n").await;
+    c.call(
+        &["EXEC", "x"],
+        b"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+    )
+    .await;
+    // Out of MULTI, nothing ran.
+    c.call(&["GET", "a"], b"$-1\r\n").await;
+    c.call(&["EXEC"], b"-ERR EXEC without MULTI\r\n").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watched_key_that_expires_aborts_exec() {
     let s = TestServer::start().await;
     let mut a = s.raw().await;
