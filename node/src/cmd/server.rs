@@ -28,15 +28,14 @@ fn dbsize(ctx: &mut Ctx<'_, '_>, _req: &Request<'_>) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHDB and FLUSHALL are one thing with a single database. `ASYNC` frees in place too:
-/// clearing the tables is what costs, and it is done under each shard's lock in turn.
+/// FLUSHDB and FLUSHALL are one thing with a single database. `ASYNC` frees in place too.
 fn flush(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     match req.get(1) {
         None => {}
         Some(mode) if req.len() == 2 && (eq_ic(mode, "sync") || eq_ic(mode, "async")) => {}
         Some(_) => return Err(CmdError::Syntax),
     }
-    ctx.db.for_each_shard(|shard| shard.clear());
+    ctx.db.clear_all();
     ctx.server.memory.refresh();
     ctx.out.ok();
     Ok(())

@@ -374,6 +374,36 @@ impl<'g> Db<'_, 'g> {
         }
     }
 
+    /// FLUSHALL: every shard is cleared while all are held, as Redis runs it as one command,
+    /// and the warm tier loses everything in two range deletions. (A deletion per slot, 32,768
+    /// operations, left as many range tombstones that every later scan of the store waded
+    /// through: a SCAN after a few FLUSHALLs took seconds.)
+    pub fn clear_all(&mut self) {
+        let warm = match self {
+            Db::Free(ks) => {
+                let mut all = ks.lock_all();
+                all.iter_mut().for_each(|s| s.clear());
+                ks.warm().cloned()
+            }
+            Db::Held(all) => {
+                all.iter_mut().for_each(|s| s.clear());
+                all.first().and_then(|s| s.warm_tier())
+            }
+        };
+        if let Some(warm) = warm {
+            let (count_from, count_to) = crate::tier::count_range();
+            let ops = [
+                // Every slot's keys sort below the metadata.
+                crate::tier::Op::DeleteRange(Vec::new(), vec![crate::tier::META]),
+                crate::tier::Op::DeleteRange(count_from, count_to),
+            ];
+            if let Err(e) = warm.store.write(&ops) {
+                warm.bump(&warm.stats.write_errors, 1);
+                tracing::error!("clearing the warm tier: {e}");
+            }
+        }
+    }
+
     /// Number of keys in every tier (expired ones not yet reclaimed included, as Redis's
     /// DBSIZE).
     pub fn len(&mut self) -> usize {

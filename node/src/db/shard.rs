@@ -329,7 +329,7 @@ impl Shard {
         }
         self.keys = 0;
         self.volatile = 0;
-        self.clear_warm();
+        self.forget_warm();
     }
 
     /// Reclaims expired keys of slot table `i`; returns (checked, reclaimed).

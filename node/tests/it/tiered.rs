@@ -169,6 +169,19 @@ async fn commands_see_warm_keys_as_if_in_memory() {
     raw.call(&["DBSIZE"], b":0\r\n").await;
     raw.call(&["KEYS", "*"], b"*0\r\n").await;
     raw.call(&["GET", "renamed"], b"$-1\r\n").await;
+    // Writes after it stay, the old keys stay gone, across a restart and a second FLUSHALL.
+    raw.call(&["SET", "after", "1"], b"+OK\r\n").await;
+    node.terminate().await;
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut raw = node.raw().await;
+    raw.call(&["DBSIZE"], b":1\r\n").await;
+    raw.call(&["KEYS", "*"], b"*1\r\n$5\r\nafter\r\n").await;
+    raw.call(&["FLUSHALL"], b"+OK\r\n").await;
+    raw.call(&["SET", "again", "2"], b"+OK\r\n").await;
+    node.terminate().await;
+    let node = Node::start(dir.path(), "everysec").await;
+    let mut raw = node.raw().await;
+    raw.call(&["KEYS", "*"], b"*1\r\n$5\r\nagain\r\n").await;
     node.terminate().await;
 }
 

@@ -880,24 +880,19 @@ impl Shard {
         Ok((n, bytes))
     }
 
-    /// FLUSHALL's tier part: the warm store forgets this shard's slots.
-    pub(super) fn clear_warm(&mut self) {
-        let index = self.index;
+    /// The warm tier this shard writes behind to (none with `--storage memory`).
+    pub fn warm_tier(&self) -> Option<Arc<Warm>> {
+        self.warm.as_ref().map(|w| w.warm.clone())
+    }
+
+    /// FLUSHALL's tier part for this shard: it forgets its slots' state. The stored keys go
+    /// with [`crate::db::Db::clear_all`]'s range deletions, written once for every shard.
+    pub(super) fn forget_warm(&mut self) {
         let Some(w) = &mut self.warm else {
             return;
         };
-        let mut ops = Vec::with_capacity(2 * SLOTS_PER_SHARD);
-        for i in 0..SLOTS_PER_SHARD {
-            let slot = (i * super::SHARDS + index) as u16;
-            let (from, to) = tier::slot_range(slot);
-            ops.push(Op::DeleteRange(from, to));
-            ops.push(Op::Delete(tier::count_key(slot)));
-        }
+        // A batch in flight lands before the deletions, never after.
         let _ = w.gate.wait();
-        if let Err(e) = w.warm.store.write(&ops) {
-            w.warm.bump(&w.warm.stats.write_errors, 1);
-            tracing::error!("clearing the warm tier: {e}");
-        }
         w.dirty.clear();
         w.flushing.clear();
         w.generation += 1;
@@ -1146,9 +1141,7 @@ mod tests {
         let ks = keyspace(&store);
         assert_eq!(live(&ks), before);
         // FLUSHALL empties it.
-        for i in 0..crate::db::SHARDS {
-            ks.lock_shard(i).clear();
-        }
+        crate::db::Db::Free(&ks).clear_all();
         assert_eq!(live(&ks), 0);
         assert_eq!(stored_bytes(&store), 0);
     }
@@ -1185,9 +1178,7 @@ mod tests {
         set(&ks, b"a", b"1", 0);
         ks.flush_dirty().unwrap();
         demote(&ks, b"a").unwrap();
-        for i in 0..crate::db::SHARDS {
-            ks.lock_shard(i).clear();
-        }
+        crate::db::Db::Free(&ks).clear_all();
         assert_eq!(total(&ks), 0);
         assert_eq!(get(&ks, b"a"), None);
         assert_eq!(store.size_bytes(), 0);
