@@ -15,17 +15,25 @@ use std::time::{Duration, Instant};
 /// What a blocked command answers when its timeout passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutReply {
-    /// `*-1` (RESP2) / `_` (RESP3): BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
-    NullArray,
-    /// `$-1` (RESP2) / `_` (RESP3): BLMOVE, BRPOPLPUSH.
-    NullBulk,
+    /// BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
+    Pop,
+    /// BLMOVE, BRPOPLPUSH.
+    Move,
 }
 
 impl TimeoutReply {
+    /// On timeout: `*-1` (RESP2) / `_` (RESP3) from every blocking command, BLMOVE and
+    /// BRPOPLPUSH included (redis-server 7.0 answers those `*-1` too, whatever their docs say).
     pub fn write(self, out: &mut ReplyBuf) {
+        out.null_array();
+    }
+
+    /// Where a command may not block (inside MULTI) and finds nothing: a move answers a
+    /// null bulk there, as in Redis.
+    pub fn write_unblocked(self, out: &mut ReplyBuf) {
         match self {
-            TimeoutReply::NullArray => out.null_array(),
-            TimeoutReply::NullBulk => out.null(),
+            TimeoutReply::Pop => out.null_array(),
+            TimeoutReply::Move => out.null(),
         }
     }
 }
@@ -55,7 +63,8 @@ impl Blocked {
     pub fn new(req: BlockRequest, request: OwnedRequest) -> Blocked {
         Blocked {
             keys: req.keys,
-            deadline: req.timeout.map(|t| Instant::now() + t),
+            // Past what a clock can hold (hundreds of millions of years): forever.
+            deadline: req.timeout.and_then(|t| Instant::now().checked_add(t)),
             reply: req.reply,
             request,
             waiter: Arc::new(Waiter::default()),
@@ -90,21 +99,17 @@ impl Blocked {
     }
 }
 
-/// Parses a blocking timeout in seconds as Redis does: a float, 0 = forever, never negative.
+/// Parses a blocking timeout in seconds as Redis 7.0 does: a long double (hexadecimal too)
+/// made whole milliseconds with C's cast, so that 0 and anything under a millisecond mean
+/// forever, and values past the cast's range (infinities included) come out negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, crate::cmd::CmdError> {
+    use crate::cmd::long_double::LongDouble;
     use crate::cmd::CmdError;
-    let secs: f64 = std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|v: &f64| v.is_finite())
+    let secs = LongDouble::parse(arg)
         .ok_or_else(|| CmdError::msg("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    let ms = (secs * LongDouble::from_u32(1000)).to_i64_trunc();
+    if ms < 0 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }
-    if secs == 0.0 {
-        return Ok(None);
-    }
-    Duration::try_from_secs_f64(secs)
-        .map(Some)
-        .map_err(|_| CmdError::msg("ERR timeout is not a float or out of range"))
+    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
 }

@@ -643,7 +643,7 @@ fn blocking_pop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, end: End) -> CmdResult
     if pop_first(ctx, &keys, end)? {
         return Ok(());
     }
-    ctx.block(&keys, timeout, TimeoutReply::NullArray)
+    ctx.block(&keys, timeout, TimeoutReply::Pop)
 }
 
 /// One element from the first non-empty list among `keys`, replied as `[key, element]`.
@@ -696,7 +696,7 @@ fn blocking_move(
             ctx.out.bulk(&v);
             Ok(())
         }
-        None => ctx.block(&[src], timeout, TimeoutReply::NullBulk),
+        None => ctx.block(&[src], timeout, TimeoutReply::Move),
     }
 }
 
@@ -707,7 +707,7 @@ fn blmpop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     if mpop(ctx, &args.keys, args.end, args.count)? {
         return Ok(());
     }
-    ctx.block(&args.keys, timeout, TimeoutReply::NullArray)
+    ctx.block(&args.keys, timeout, TimeoutReply::Pop)
 }
 
 #[cfg(test)]

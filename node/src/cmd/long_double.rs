@@ -49,6 +49,20 @@ impl LongDouble {
         Some(LongDouble(if neg { -value } else { value }))
     }
 
+    /// C's `(long long)` cast on x86-64: toward zero; a value out of range (infinities too)
+    /// becomes LLONG_MIN, the x87 "integer indefinite".
+    pub fn to_i64_trunc(self) -> i64 {
+        let r = self.0.to_i128(64);
+        if r.status.contains(Status::INVALID_OP) {
+            return i64::MIN;
+        }
+        i64::try_from(r.value).unwrap_or(i64::MIN)
+    }
+
+    pub fn from_u32(v: u32) -> LongDouble {
+        LongDouble(Ld::from_u128(v.into()).value)
+    }
+
     pub fn is_finite(self) -> bool {
         self.0.is_finite()
     }
@@ -203,6 +217,14 @@ impl std::ops::Add for LongDouble {
     }
 }
 
+impl std::ops::Mul for LongDouble {
+    type Output = LongDouble;
+
+    fn mul(self, other: LongDouble) -> LongDouble {
+        LongDouble((self.0 * other.0).value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::LongDouble;
@@ -260,5 +282,21 @@ mod tests {
         assert!(LongDouble::parse(b"0e-99999").is_some_and(|v| v.to_human() == "0"));
         assert!(LongDouble::parse(&vec![b'1'; 5120]).is_none());
         assert_eq!(LongDouble::zero().to_human(), "0");
+    }
+
+    #[test]
+    fn casts_to_long_long_as_x86_does() {
+        let ms = |s: &str| {
+            (LongDouble::parse(s.as_bytes()).unwrap() * LongDouble::from_u32(1000)).to_i64_trunc()
+        };
+        assert_eq!(ms("1.5"), 1500);
+        assert_eq!(ms("0.0001"), 0);
+        assert_eq!(ms("-0.0001"), 0);
+        assert_eq!(ms("-1"), -1000);
+        assert_eq!(ms("0x10"), 16000);
+        assert_eq!(ms("9223372036854775"), 9_223_372_036_854_775_000);
+        for out_of_range in ["9223372036854776", "1e100", "inf", "-inf", "-1e100"] {
+            assert_eq!(ms(out_of_range), i64::MIN, "{out_of_range}");
+        }
     }
 }

@@ -55,7 +55,7 @@ impl Ctx<'_, '_> {
         reply: TimeoutReply,
     ) -> CmdResult {
         if self.in_exec() {
-            reply.write(self.out);
+            reply.write_unblocked(self.out);
             return Ok(());
         }
         self.client.block = Some(crate::blocking::BlockRequest {

@@ -635,10 +635,24 @@ async fn blocking_timeouts_answer_null() {
     c.call(&["BRPOP", "q", "r", "0.1"], b"*-1\r\n").await;
     c.call(&["BLMPOP", "0.1", "1", "q", "LEFT"], b"*-1\r\n")
         .await;
-    c.call(&["BLMOVE", "q", "d", "LEFT", "LEFT", "0.1"], b"$-1\r\n")
+    // As redis-server 7.0 answers: a null array for these too.
+    c.call(&["BLMOVE", "q", "d", "LEFT", "LEFT", "0.1"], b"*-1\r\n")
         .await;
-    c.call(&["BRPOPLPUSH", "q", "d", "0.1"], b"$-1\r\n").await;
+    c.call(&["BRPOPLPUSH", "q", "d", "0.1"], b"*-1\r\n").await;
     c.call(&["EXISTS", "d"], b":0\r\n").await;
+    // Redis 7.0 casts timeout * 1000 to a long long: past its range (infinities too) the
+    // timeout is negative, hexadecimal reads.
+    for huge in ["9223372036854775807", "1e100", "inf", "-inf"] {
+        c.call(&["BLPOP", "q", huge], b"-ERR timeout is negative\r\n")
+            .await;
+    }
+    c.call(&["BLPOP", "q", "0x0.1p-3"], b"*-1\r\n").await;
+    // Under the range, far beyond any clock: waits (forever) instead of failing.
+    let mut far = s.raw().await;
+    far.cmd(&["BLPOP", "q", "9223372036854775"]).await;
+    wait_blocked(&s, 1).await;
+    c.call(&["RPUSH", "q", "v"], b":1\r\n").await;
+    far.expect(&pair("q", "v")).await;
     wait_blocked(&s, 0).await;
     s.stop().await;
 }

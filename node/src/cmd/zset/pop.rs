@@ -121,7 +121,7 @@ fn bzpop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, max: bool) -> CmdResult {
             ctx.out.double(*s);
             Ok(())
         }
-        None => ctx.block(&keys, timeout, TimeoutReply::NullArray),
+        None => ctx.block(&keys, timeout, TimeoutReply::Pop),
     }
 }
 
@@ -201,6 +201,6 @@ pub(super) fn bzmpop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
             reply_mpop(ctx.out, a.keys[i], &popped);
             Ok(())
         }
-        None => ctx.block(&a.keys, timeout, TimeoutReply::NullArray),
+        None => ctx.block(&a.keys, timeout, TimeoutReply::Pop),
     }
 }
