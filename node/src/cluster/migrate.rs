@@ -274,7 +274,7 @@ fn put_back(server: &Server, cluster: &Cluster, slot: u16, batch: Vec<Entry>) {
 fn record(e: &Entry) -> SlotRecord {
     SlotRecord {
         key: bytes::Bytes::copy_from_slice(e.key()),
-        payload: dump::dump(e).into(),
+        payload: dump::dump_native(e).into(),
         expire_at_ms: e.expire_at() as i64,
     }
 }
@@ -347,7 +347,7 @@ pub async fn import(server: &Server, chunk: &SlotChunk) -> Result<u64, tonic::St
         if (at != 0 && at <= clock.ms) || shard.peek(slot, &r.key, clock.ms).is_some() {
             continue;
         }
-        let entry = match dump::decode(&r.payload) {
+        let entry = match dump::decode_native(&r.payload) {
             Ok(Decoded::Str(s)) => Entry::string(&r.key, s, at, clock.initial_lru()),
             Ok(Decoded::Value(v)) => Entry::object(&r.key, v, at, clock.initial_lru()),
             Err(_) => {

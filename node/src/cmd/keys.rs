@@ -5,7 +5,7 @@
 use super::{eq_ic, parse_int, reply_bulks, CmdError, CmdResult, Ctx, Handler};
 use crate::db::evict::{self, Policy};
 use crate::db::{Clock, Entry, Kind, Lru, Shard, SlotTable, SHARDS};
-use crate::dump::{self, Decoded, PayloadError};
+use crate::dump::{self, PayloadError, Restored};
 use crate::glob::glob_match;
 use autocache_proto::resp::Request;
 use autocache_proto::slot::SLOT_COUNT;
@@ -806,6 +806,9 @@ fn restore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let o = parse_restore_opts(req)?;
     let key = req.arg(1);
     let clock = ctx.clock;
+    // Decoded before taking the shard lock (a large payload takes a while); its errors are
+    // still reported after BUSYKEY and TTL ones, in Redis's order.
+    let decoded = dump::decode(req.arg(3));
     let (mut shard, slot) = ctx.db.lock_key(key);
     if !o.replace && shard.peek(slot, key, clock.ms).is_some() {
         return Err(CmdError::msg("BUSYKEY Target key name already exists."));
@@ -814,7 +817,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     if ttl < 0 {
         return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
     }
-    let decoded = dump::decode(req.arg(3)).map_err(|e| match e {
+    let decoded = decoded.map_err(|e| match e {
         PayloadError::VersionOrChecksum => {
             CmdError::msg("ERR DUMP payload version or checksum are wrong")
         }
@@ -835,8 +838,8 @@ fn restore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     }
     let lru = restored_lru(&o, &clock);
     let entry = match decoded {
-        Decoded::Str(s) => Entry::string(key, s, expire_at, lru),
-        Decoded::Value(v) => Entry::object(key, v, expire_at, lru),
+        Restored::Str(s) => Entry::string(key, &s, expire_at, lru),
+        Restored::Value(v) => Entry::object(key, v, expire_at, lru),
     };
     shard.insert(slot, entry);
     ctx.out.ok();

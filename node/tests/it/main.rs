@@ -14,6 +14,7 @@ mod cluster_migration;
 mod cluster_resharding;
 mod cold;
 mod connection;
+mod dump_compat;
 mod eviction;
 mod expiry;
 mod hashes;
