@@ -343,14 +343,6 @@ struct ScanOpts<'a> {
     kind: Option<&'a [u8]>,
 }
 
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CmdError::msg("ERR invalid cursor"))
-}
-
 fn parse_scan_opts<'a>(req: &Request<'a>) -> Result<ScanOpts<'a>, CmdError> {
     let mut o = ScanOpts {
         count: 10,
@@ -386,7 +378,7 @@ fn parse_scan_opts<'a>(req: &Request<'a>) -> Result<ScanOpts<'a>, CmdError> {
 /// its position depends only on its own hash (each shard's hasher is fixed for the server's
 /// life), never on the table layout.
 fn scan(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
-    let cursor = parse_cursor(req.arg(1))?;
+    let cursor = super::scan_util::parse_cursor(req.arg(1))?;
     let opts = parse_scan_opts(req)?;
     let now = ctx.clock.ms;
     let mut slot = (cursor & SLOT_MASK) as u16;
@@ -604,7 +596,7 @@ const OBJECT_HELP: &[&str] = &[
     "    Return the number of references of the value associated with the specified",
     "    <key>.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 const NOT_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \

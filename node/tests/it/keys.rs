@@ -400,7 +400,13 @@ async fn scan_match_type_and_errors() {
     assert_eq!((next.as_str(), keys.len()), ("0", 430));
 
     raw.call(&["SCAN", "abc"], &err("ERR invalid cursor")).await;
-    raw.call(&["SCAN", "-1"], &err("ERR invalid cursor")).await;
+    raw.call(&["SCAN", "1 "], &err("ERR invalid cursor")).await;
+    // strtoul's reading, as Redis: a sign (a negative one wraps) and "" are cursors.
+    for cursor in ["+0", "", "-1"] {
+        let r: redis::RedisResult<(String, Vec<String>)> =
+            redis::cmd("SCAN").arg(cursor).query_async(&mut c).await;
+        assert!(r.is_ok(), "SCAN {cursor:?}: {r:?}");
+    }
     raw.call(&["SCAN", "0", "COUNT", "0"], SYNTAX).await;
     raw.call(&["SCAN", "0", "COUNT", "x"], NOT_INT).await;
     raw.call(&["SCAN", "0", "COUNT"], SYNTAX).await;
@@ -577,7 +583,7 @@ async fn object_encoding_refcount_idletime_freq() {
         "{text}"
     );
     assert!(
-        text.ends_with("+HELP\r\n+    Print this help.\r\n"),
+        text.ends_with("+HELP\r\n+    Prints this help.\r\n"),
         "{text}"
     );
     c.call(
