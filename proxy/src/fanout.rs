@@ -35,7 +35,10 @@ pub fn split(
     // Groups in order of first appearance; each remembers the key positions it answers for.
     let mut groups: Vec<(u16, Vec<Bytes>, Vec<usize>)> = Vec::new();
     let mut by_slot: HashMap<u16, usize> = HashMap::new();
-    for (n, i) in (1..args.len()).step_by(step).enumerate() {
+    // MSET with a key but no value: an arity error, as the node (and Redis) answer it.
+    let odd = !(args.len() - 1).is_multiple_of(step);
+    let whole = if odd { 1 } else { args.len() };
+    for (n, i) in (1..whole).step_by(step).enumerate() {
         let slot = key_slot(&args[i]);
         let g = *by_slot.entry(slot).or_insert_with(|| {
             groups.push((slot, vec![args[0].clone()], Vec::new()));
@@ -52,6 +55,10 @@ pub fn split(
         })
         .collect();
     async move {
+        if odd {
+            let msg = format!("ERR wrong number of arguments for '{name}' command");
+            return error(msg.as_bytes());
+        }
         let mut replies = Vec::with_capacity(started.len());
         for reply in started {
             replies.push(reply.await);
@@ -190,30 +197,22 @@ fn pair_sum(replies: &[Bytes]) -> Bytes {
 
 /// Bits of the proxy's SCAN cursor that hold the node's map index.
 const NODE_SHIFT: u32 = 56;
-/// The node cursor is `hash-prefix << 14 | slot`; the proxy keeps the slot and the top 42
-/// bits of the prefix. Dropping the prefix's low 8 bits can only make the node restart a
-/// little early within a slot (a key seen twice only if two keys of one slot share 42
-/// prefix bits), never skip a key.
-const SLOT_BITS: u32 = 14;
-const PREFIX_DROP: u32 = 8;
-const MID_MASK: u64 = (1 << (NODE_SHIFT - SLOT_BITS)) - 1;
+/// The node cursor is `hash-prefix << 14 | slot`, under 2^56 (a 42-bit prefix): it fits
+/// whole below the node's index. (Rounding it would make a node resume before keys it had
+/// already returned: repeats, and with COUNT 1 a walk that never ended.)
+const NODE_CURSOR: u64 = (1 << NODE_SHIFT) - 1;
 
 fn encode_cursor(node: u16, node_cursor: u64) -> u64 {
-    let slot = node_cursor & ((1 << SLOT_BITS) - 1);
-    let prefix = (node_cursor >> SLOT_BITS) >> PREFIX_DROP;
-    ((node as u64) << NODE_SHIFT) | ((prefix & MID_MASK) << SLOT_BITS) | slot
+    ((node as u64) << NODE_SHIFT) | (node_cursor & NODE_CURSOR)
 }
 
 fn decode_cursor(cursor: u64) -> (u16, u64) {
-    let node = (cursor >> NODE_SHIFT) as u16;
-    let slot = cursor & ((1 << SLOT_BITS) - 1);
-    let prefix = ((cursor >> SLOT_BITS) & MID_MASK) << PREFIX_DROP;
-    (node, (prefix << SLOT_BITS) | slot)
+    ((cursor >> NODE_SHIFT) as u16, cursor & NODE_CURSOR)
 }
 
-/// Redis's `parseScanCursorOrReply`: an unsigned decimal.
+/// Redis's `parseScanCursorOrReply` (`strtoul`), as the node reads it.
 fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    std::str::from_utf8(arg).ok()?.parse().ok()
+    autocache_proto::resp::parse_cursor(arg)
 }
 
 /// `SCAN cursor [opts]`: the node named by the cursor's high bits, then the next one.
@@ -311,14 +310,15 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_keeps_node_and_slot() {
-        for (node, nc) in [(0u16, 0u64), (3, 16383), (255, (12345u64 << 22) | 77)] {
+        const SLOT_BITS: u32 = 14;
+        for (node, nc) in [
+            (0u16, 0u64),
+            (3, 16383),
+            (255, ((1u64 << 42) - 1) << SLOT_BITS | 77),
+        ] {
             let (n, back) = decode_cursor(encode_cursor(node, nc));
             assert_eq!(n, node);
             assert_eq!(back, nc);
         }
-        // Low prefix bits are rounded down, never up.
-        let nc = (0xabcdefu64 << SLOT_BITS) | 5;
-        let (_, back) = decode_cursor(encode_cursor(1, nc));
-        assert!(back <= nc && back & 0x3fff == 5);
     }
 }

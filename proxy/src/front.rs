@@ -435,6 +435,17 @@ impl Conn {
                 stats.commands[position].fetch_add(1, Relaxed);
                 spec
             }
+            Err(e) if args[0].eq_ignore_ascii_case(b"exec") => {
+                // As Redis: a refused EXEC discards the transaction.
+                self.tx = None;
+                self.handle.multi.store(false, Relaxed);
+                self.watch = None;
+                let reason = e.strip_prefix(b"-ERR ").unwrap_or(&e[1..]);
+                let reason = reason.strip_suffix(b"\r\n").unwrap_or(reason);
+                let mut msg = b"EXECABORT Transaction discarded because of: ".to_vec();
+                msg.extend_from_slice(reason);
+                return self.push(error(&msg));
+            }
             Err(e) => {
                 self.flag_tx();
                 return self.push(e);
@@ -565,6 +576,16 @@ impl Conn {
     // ---- transactions ----
 
     fn queue(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) {
+        // A transaction runs on one node: a command about every node's keys would see (or
+        // flush) only that node's.
+        if spec.routing == Routing::AllNodes {
+            self.flag_tx();
+            let msg = format!(
+                "ERR '{}' is not allowed inside a transaction through the proxy: a transaction runs on one node",
+                spec.name
+            );
+            return self.push(error(msg.as_bytes()));
+        }
         let slot = match command_slot(spec, &args) {
             Ok(s) => s,
             Err(e) => {

@@ -429,7 +429,7 @@ impl NodePool {
     /// Opens a dedicated stream (a node-side session of its own) for a stateful client.
     pub async fn open_session(&self) -> Result<crate::session::Session, UpError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let inbound = NodeClient::new(self.channel.clone())
+        let inbound = node_client(self.channel.clone())
             .execute(UnboundedReceiverStream::new(rx))
             .await
             .map_err(|_| self.failed(UpError::Unreachable(self.addr.clone())))?
@@ -500,7 +500,7 @@ async fn run_stream(
     let mut backoff = MIN_BACKOFF;
     loop {
         let (tx, rx) = mpsc::unbounded_channel();
-        let opened = NodeClient::new(channel.clone())
+        let opened = node_client(channel.clone())
             .execute(UnboundedReceiverStream::new(rx))
             .await;
         match opened {
@@ -710,4 +710,13 @@ fn split(addr: &str, p: PipelineReply, n: usize) -> Result<Vec<Reply>, UpError> 
         start = end.max(start);
     }
     Ok(out)
+}
+
+/// A client of a node's gRPC service with no message size limit (tonic's default is 4 MiB):
+/// a batch or a reply carries whole values, and a Redis string may be 512 MB. The node's
+/// server has no limit either (`node/src/cluster/grpc.rs`).
+fn node_client(channel: Channel) -> NodeClient<Channel> {
+    NodeClient::new(channel)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX)
 }

@@ -496,3 +496,74 @@ async fn pipelined_reads_during_a_migration_keep_their_order() {
     cluster.migrate(slot, 0, 1).await;
     reader.await.unwrap();
 }
+
+/// Values past gRPC's default 4 MiB message limit, an odd MSET, and a SCAN with COUNT 1 over
+/// keys sharing a slot: each once broke the proxy (CLUSTERDOWN for the node, a closed
+/// connection, a walk that never ended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_values_odd_mset_and_scan_count_1() {
+    let cluster = TestCluster::start(3).await;
+    let proxy = TestProxy::start(Some(cluster.control_url())).await;
+    proxy.wait_all_slots().await;
+    let mut c = proxy.client().await;
+    let big = "x".repeat(5 << 20);
+    let () = c.set("big", &big).await.unwrap();
+    let back: String = match c.get("big").await {
+        Ok(v) => v,
+        Err(e) => panic!("GET of a 5 MiB value: {e}"),
+    };
+    assert!(
+        back == big,
+        "5 MiB value came back with {} bytes",
+        back.len()
+    );
+
+    let mut r = proxy.raw().await;
+    r.call(
+        &["MSET", "a", "1", "b"],
+        b"-ERR wrong number of arguments for 'mset' command\r\n",
+    )
+    .await;
+    r.call(&["PING"], b"+PONG\r\n").await;
+    // A transaction runs on one node: keyspace-wide commands are refused inside it, and a
+    // refused EXEC discards it, as Redis does.
+    r.call(&["MULTI"], b"+OK\r\n").await;
+    r.call(
+        &["DBSIZE"],
+        b"-ERR 'dbsize' is not allowed inside a transaction through the proxy: a transaction runs on one node\r\n",
+    )
+    .await;
+    r.call(
+        &["EXEC", "x"],
+        b"-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n",
+    )
+    .await;
+    r.call(&["EXEC"], b"-ERR EXEC without MULTI\r\n").await;
+
+    for i in 0..25 {
+        let () = c.set(format!("{{t}}k{i}"), i).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = 0u64;
+    for _ in 0..1_000 {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("{t}*")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        seen.extend(keys);
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(cursor, 0, "SCAN did not finish");
+    seen.sort();
+    let mut want: Vec<String> = (0..25).map(|i| format!("{{t}}k{i}")).collect();
+    want.sort();
+    assert_eq!(seen, want, "each key exactly once");
+}

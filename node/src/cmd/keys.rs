@@ -336,6 +336,9 @@ fn keys(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 /// Bits of a SCAN cursor that hold the slot; the rest is the hash-prefix threshold.
 const SLOT_BITS: u32 = 14;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+/// The threshold is a key hash's top 42 bits, so that a cursor stays under 2^56 and a proxy
+/// can carry it whole with its node's index above (keys sharing 42 bits come out together).
+const PREFIX_SHIFT: u32 = 64 - 42;
 
 struct ScanOpts<'a> {
     count: usize,
@@ -395,7 +398,7 @@ fn scan(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
             .iter()
             .map(|e| (e.key(), e.kind(), e.is_expired(now)))
             .chain(warm.iter().map(|(k, kind)| (&**k, *kind, false)))
-            .map(|(k, kind, dead)| (shard.hash(k) >> SLOT_BITS, k, kind, dead))
+            .map(|(k, kind, dead)| (shard.hash(k) >> PREFIX_SHIFT, k, kind, dead))
             .filter(|c| c.0 >= threshold)
             .collect();
         cands.sort_unstable_by_key(|c| c.0);

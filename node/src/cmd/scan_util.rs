@@ -8,28 +8,9 @@ use autocache_proto::resp::{ReplyBuf, Request};
 /// Redis's default COUNT.
 pub const DEFAULT_COUNT: usize = 10;
 
-/// A cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`): decimal, an optional
-/// sign (a negative one wraps), no leading space, no overflow.
+/// A cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`).
 pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::msg("ERR invalid cursor");
-    let (negative, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        // strtoul of "" is 0 with nothing left over: Redis accepts it.
-        None => return Ok(0),
-        Some(_) => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if negative { n.wrapping_neg() } else { n })
+    autocache_proto::resp::parse_cursor(arg).ok_or_else(|| CmdError::msg("ERR invalid cursor"))
 }
 
 /// MATCH and COUNT, from argument `from` on.

@@ -278,6 +278,25 @@ fn read_line_int(
     Ok(Some((parse_i64(&rest[..cr]), start + cr + 2)))
 }
 
+/// A SCAN cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`): decimal, an
+/// optional sign (a negative one wraps), "" is 0, no spaces, no overflow.
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        None => return Some(0),
+        Some(_) => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
 /// Strict decimal i64, as Redis's `string2ll`: optional `-`, no `+`, no leading zeros, no
 /// spaces.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
