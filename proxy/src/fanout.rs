@@ -215,38 +215,55 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
     autocache_proto::resp::parse_cursor(arg)
 }
 
-/// `SCAN cursor [opts]`: the node named by the cursor's high bits, then the next one.
-pub async fn scan(proxy: &Arc<Proxy>, mut args: Vec<Bytes>, resp: u32) -> Bytes {
-    let Some(cursor) = parse_cursor(&args[1]) else {
-        return error(b"ERR invalid cursor");
-    };
-    let (node, node_cursor) = decode_cursor(cursor);
-    let nodes = proxy.router.serving_nodes();
-    let Some(pos) = nodes.iter().position(|(i, _)| *i >= node) else {
-        return scan_reply(0, &[]);
-    };
-    // The node vanished from the map: start the next one from its beginning.
-    let node_cursor = if nodes[pos].0 == node { node_cursor } else { 0 };
-    args[1] = Bytes::from(node_cursor.to_string());
-    let reply = proxy.call_node(&nodes[pos].1.grpc_addr, args, resp).await;
-    if resp::is_error(&reply) {
-        return reply;
+/// `SCAN cursor [opts]`: the node named by the cursor's high bits, then the next one. The
+/// node's request is queued on the client's stream before this returns, so that it sees
+/// the client's earlier writes and its later ones cannot overtake it.
+pub fn scan(
+    proxy: &Arc<Proxy>,
+    mut args: Vec<Bytes>,
+    resp: u32,
+    client: u64,
+) -> impl Future<Output = Bytes> + Send + 'static {
+    let started = (|| {
+        let Some(cursor) = parse_cursor(&args[1]) else {
+            return Err(error(b"ERR invalid cursor"));
+        };
+        let (node, node_cursor) = decode_cursor(cursor);
+        let nodes = proxy.router.serving_nodes();
+        let Some(pos) = nodes.iter().position(|(i, _)| *i >= node) else {
+            return Err(scan_reply(0, &[]));
+        };
+        // The node vanished from the map: start the next one from its beginning.
+        let node_cursor = if nodes[pos].0 == node { node_cursor } else { 0 };
+        args[1] = Bytes::from(node_cursor.to_string());
+        let reply = proxy.start_node(&nodes[pos].1.grpc_addr, args, resp, Some(client));
+        Ok((reply, nodes, pos))
+    })();
+    async move {
+        let (reply, nodes, pos) = match started {
+            Ok(s) => s,
+            Err(e) => return e,
+        };
+        let reply = reply.await;
+        if resp::is_error(&reply) {
+            return reply;
+        }
+        let parsed = resp::elements(&reply)
+            .filter(|e| e.len() == 2)
+            .and_then(|e| {
+                let next = resp::bulk(e[0]).and_then(parse_cursor)?;
+                Some((next, resp::elements(e[1])?))
+            });
+        let Some((next, keys)) = parsed else {
+            return error(b"ERR unexpected reply from node");
+        };
+        let next = match (next, nodes.get(pos + 1)) {
+            (0, Some((i, _))) => encode_cursor(*i, 0),
+            (0, None) => 0,
+            (n, _) => encode_cursor(nodes[pos].0, n),
+        };
+        scan_reply(next, &keys)
     }
-    let parsed = resp::elements(&reply)
-        .filter(|e| e.len() == 2)
-        .and_then(|e| {
-            let next = resp::bulk(e[0]).and_then(parse_cursor)?;
-            Some((next, resp::elements(e[1])?))
-        });
-    let Some((next, keys)) = parsed else {
-        return error(b"ERR unexpected reply from node");
-    };
-    let next = match (next, nodes.get(pos + 1)) {
-        (0, Some((i, _))) => encode_cursor(*i, 0),
-        (0, None) => 0,
-        (n, _) => encode_cursor(nodes[pos].0, n),
-    };
-    scan_reply(next, &keys)
 }
 
 fn scan_reply(cursor: u64, keys: &[&[u8]]) -> Bytes {
@@ -257,18 +274,36 @@ fn scan_reply(cursor: u64, keys: &[&[u8]]) -> Bytes {
     out.freeze()
 }
 
-/// `RANDOMKEY`: nodes in random order until one has a key.
-pub async fn randomkey(proxy: &Arc<Proxy>, args: Vec<Bytes>, resp: u32) -> Bytes {
+/// `RANDOMKEY`: nodes in random order until one has a key. The first node's request is
+/// queued on the client's stream before this returns (it sees the client's earlier writes).
+pub fn randomkey(
+    proxy: &Arc<Proxy>,
+    args: Vec<Bytes>,
+    resp: u32,
+    client: u64,
+) -> impl Future<Output = Bytes> + Send + 'static {
     let mut nodes = proxy.router.serving_nodes();
     fastrand::shuffle(&mut nodes);
-    let mut last = Bytes::from_static(if resp == 3 { b"_\r\n" } else { b"$-1\r\n" });
-    for (_, n) in nodes {
-        last = proxy.call_node(&n.grpc_addr, args.clone(), resp).await;
-        if resp::bulk(&last).is_some() || resp::is_error(&last) {
-            break;
+    let first = nodes
+        .first()
+        .map(|(_, n)| proxy.start_node(&n.grpc_addr, args.clone(), resp, Some(client)));
+    let proxy = proxy.clone();
+    async move {
+        let mut last = Bytes::from_static(if resp == 3 { b"_\r\n" } else { b"$-1\r\n" });
+        let Some(first) = first else {
+            return last;
+        };
+        last = first.await;
+        for (_, n) in nodes.iter().skip(1) {
+            if resp::bulk(&last).is_some() || resp::is_error(&last) {
+                break;
+            }
+            last = proxy
+                .start_node(&n.grpc_addr, args.clone(), resp, Some(client))
+                .await;
         }
+        last
     }
-    last
 }
 
 /// Keys and keys-with-expiry summed over every node's `INFO keyspace`, or None when no node

@@ -21,7 +21,6 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
 
 use crate::fanout::{self, Merge};
 use crate::session::{reply_bytes, Session, Subscription};
@@ -177,10 +176,9 @@ async fn serve(
     }
 }
 
-/// A reply in the making: ready now, or computed by a task.
+/// A reply in the making: ready now, or on its way from nodes.
 pub enum Pending {
     Ready(Bytes),
-    Task(JoinHandle<Bytes>),
     /// Already queued on a node stream; polled when the reply's turn comes.
     Fut(std::pin::Pin<Box<dyn Future<Output = Bytes> + Send>>),
     /// The next reply of the oldest batch of routed commands ([`Conn::routed`]).
@@ -371,10 +369,6 @@ impl Conn {
         self.pending.push_back(Pending::Fut(Box::pin(f)));
     }
 
-    pub fn push_task(&mut self, h: JoinHandle<Bytes>) {
-        self.pending.push_back(Pending::Task(h));
-    }
-
     /// Sends the commands gathered in `outgoing`.
     fn send_routed(&mut self) {
         if self.outgoing.is_empty() {
@@ -394,9 +388,6 @@ impl Conn {
         while let Some(p) = self.pending.pop_front() {
             let b = match p {
                 Pending::Ready(b) => b,
-                Pending::Task(h) => h
-                    .await
-                    .unwrap_or_else(|_| error(b"ERR internal error in the proxy")),
                 Pending::Fut(f) => f.await,
                 Pending::Routed => self.next_routed().await,
             };
@@ -491,18 +482,12 @@ impl Conn {
             )),
             "watch" => self.watch(args).await,
             "scan" => {
-                let proxy = self.proxy.clone();
-                let resp = self.resp();
-                self.push_task(tokio::spawn(async move {
-                    fanout::scan(&proxy, args, resp).await
-                }));
+                let reply = fanout::scan(&self.proxy, args, self.resp(), self.stream_key);
+                self.push_fut(reply);
             }
             "randomkey" => {
-                let proxy = self.proxy.clone();
-                let resp = self.resp();
-                self.push_task(tokio::spawn(async move {
-                    fanout::randomkey(&proxy, args, resp).await
-                }));
+                let reply = fanout::randomkey(&self.proxy, args, self.resp(), self.stream_key);
+                self.push_fut(reply);
             }
             "keys" => self.all_nodes(args, Merge::Concat),
             "dbsize" => self.all_nodes(args, Merge::Sum),

@@ -566,4 +566,15 @@ async fn big_values_odd_mset_and_scan_count_1() {
     let mut want: Vec<String> = (0..25).map(|i| format!("{{t}}k{i}")).collect();
     want.sort();
     assert_eq!(seen, want, "each key exactly once");
+
+    // RANDOMKEY sees the writes pipelined before it (as SCAN does: both queue their node
+    // request on the client's stream).
+    for _ in 0..30 {
+        r.call(&["FLUSHALL"], b"+OK\r\n").await;
+        let mut batch = common::encode(&["PING"]);
+        batch.extend(common::encode(&["SET", "only", "1"]));
+        batch.extend(common::encode(&["RANDOMKEY"]));
+        r.send(&batch).await;
+        r.expect(b"+PONG\r\n+OK\r\n$4\r\nonly\r\n").await;
+    }
 }

@@ -6,7 +6,9 @@ mod reply;
 mod request;
 
 pub use reply::{format_double, Protocol, ReplyBuf};
-pub use request::{parse_cursor, parse_i64, Limits, OwnedRequest, Parsed, Request, RequestParser, INLINE_MAX};
+pub use request::{
+    parse_cursor, parse_i64, Limits, OwnedRequest, Parsed, Request, RequestParser, INLINE_MAX,
+};
 
 /// Re-export of the `redis-protocol` crate's RESP3 decoder, for clients reading replies.
 pub use redis_protocol::resp3::decode::complete::decode_bytes_mut as decode_reply;
