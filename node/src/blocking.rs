@@ -100,14 +100,14 @@ impl Blocked {
 }
 
 /// Parses a blocking timeout in seconds as Redis 7.0 does: a long double (hexadecimal too)
-/// made whole milliseconds with C's cast, so that 0 and anything under a millisecond mean
-/// forever, and values past the cast's range (infinities included) come out negative.
+/// rounded up to whole milliseconds with C's cast, so that only 0 means forever, and values
+/// past the cast's range (infinities included) come out negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, crate::cmd::CmdError> {
     use crate::cmd::long_double::LongDouble;
     use crate::cmd::CmdError;
     let secs = LongDouble::parse(arg)
         .ok_or_else(|| CmdError::msg("ERR timeout is not a float or out of range"))?;
-    let ms = (secs * LongDouble::from_u32(1000)).to_i64_trunc();
+    let ms = (secs * LongDouble::from_u32(1000)).ceil().to_i64_trunc();
     if ms < 0 {
         return Err(CmdError::msg("ERR timeout is negative"));
     }

@@ -59,6 +59,11 @@ impl LongDouble {
         i64::try_from(r.value).unwrap_or(i64::MIN)
     }
 
+    /// C's `ceill`.
+    pub fn ceil(self) -> LongDouble {
+        LongDouble(self.0.round_to_integral(Round::TowardPositive).value)
+    }
+
     pub fn from_u32(v: u32) -> LongDouble {
         LongDouble(Ld::from_u128(v.into()).value)
     }
@@ -287,11 +292,14 @@ mod tests {
     #[test]
     fn casts_to_long_long_as_x86_does() {
         let ms = |s: &str| {
-            (LongDouble::parse(s.as_bytes()).unwrap() * LongDouble::from_u32(1000)).to_i64_trunc()
+            (LongDouble::parse(s.as_bytes()).unwrap() * LongDouble::from_u32(1000))
+                .ceil()
+                .to_i64_trunc()
         };
         assert_eq!(ms("1.5"), 1500);
-        assert_eq!(ms("0.0001"), 0);
+        assert_eq!(ms("0.0001"), 1);
         assert_eq!(ms("-0.0001"), 0);
+        assert_eq!(ms("9223372036854775.808"), i64::MIN);
         assert_eq!(ms("-1"), -1000);
         assert_eq!(ms("0x10"), 16000);
         assert_eq!(ms("9223372036854775"), 9_223_372_036_854_775_000);

@@ -379,27 +379,21 @@ impl<'g> Db<'_, 'g> {
     /// operations, left as many range tombstones that every later scan of the store waded
     /// through: a SCAN after a few FLUSHALLs took seconds.)
     pub fn clear_all(&mut self) {
-        let warm = match self {
+        // The deletions are written before any shard lets go: a write, a flush or the
+        // warm tier's sweep in between would be deleted with the old keys, or count them.
+        match self {
             Db::Free(ks) => {
                 let mut all = ks.lock_all();
                 all.iter_mut().for_each(|s| s.clear());
-                ks.warm().cloned()
+                if let Some(warm) = ks.warm() {
+                    delete_everything(warm);
+                }
             }
             Db::Held(all) => {
                 all.iter_mut().for_each(|s| s.clear());
-                all.first().and_then(|s| s.warm_tier())
-            }
-        };
-        if let Some(warm) = warm {
-            let (count_from, count_to) = crate::tier::count_range();
-            let ops = [
-                // Every slot's keys sort below the metadata.
-                crate::tier::Op::DeleteRange(Vec::new(), vec![crate::tier::META]),
-                crate::tier::Op::DeleteRange(count_from, count_to),
-            ];
-            if let Err(e) = warm.store.write(&ops) {
-                warm.bump(&warm.stats.write_errors, 1);
-                tracing::error!("clearing the warm tier: {e}");
+                if let Some(warm) = all.first().and_then(|s| s.warm_tier()) {
+                    delete_everything(&warm);
+                }
             }
         }
     }
@@ -414,5 +408,18 @@ impl<'g> Db<'_, 'g> {
 
     pub fn is_empty(&mut self) -> bool {
         self.len() == 0
+    }
+}
+
+/// FLUSHALL's store part: every slot's keys (they sort below the metadata) and the counts.
+fn delete_everything(warm: &crate::tier::Warm) {
+    let (count_from, count_to) = crate::tier::count_range();
+    let ops = [
+        crate::tier::Op::DeleteRange(Vec::new(), vec![crate::tier::META]),
+        crate::tier::Op::DeleteRange(count_from, count_to),
+    ];
+    if let Err(e) = warm.store.write(&ops) {
+        warm.bump(&warm.stats.write_errors, 1);
+        tracing::error!("clearing the warm tier: {e}");
     }
 }

@@ -647,6 +647,8 @@ async fn blocking_timeouts_answer_null() {
             .await;
     }
     c.call(&["BLPOP", "q", "0x0.1p-3"], b"*-1\r\n").await;
+    // Under a millisecond rounds up to one, not down to "forever".
+    c.call(&["BLPOP", "q", "0.0001"], b"*-1\r\n").await;
     // Under the range, far beyond any clock: waits (forever) instead of failing.
     let mut far = s.raw().await;
     far.cmd(&["BLPOP", "q", "9223372036854775"]).await;
