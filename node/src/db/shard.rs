@@ -307,8 +307,10 @@ impl Shard {
         }
     }
 
-    /// Removes every key (FLUSHALL); watched keys that existed are invalidated.
-    pub fn clear(&mut self) {
+    /// Removes every key from memory and forgets the warm tier's state; watched keys that
+    /// existed are invalidated. The store's keys go with [`super::Db::clear_all`], which
+    /// calls this for every shard.
+    pub(super) fn clear(&mut self) {
         if !self.watched.is_empty() {
             let keys: Vec<Box<[u8]>> = self.watched.keys().cloned().collect();
             for k in keys {

@@ -172,10 +172,16 @@ impl Raw {
 
 /// Encodes a command as a RESP array of bulk strings.
 pub fn encode(args: &[&str]) -> Vec<u8> {
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    encode_bin(&args)
+}
+
+/// Encodes a command of binary arguments as a RESP array of bulk strings.
+pub fn encode_bin(args: &[&[u8]]) -> Vec<u8> {
     let mut b = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
         b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        b.extend_from_slice(a.as_bytes());
+        b.extend_from_slice(a);
         b.extend_from_slice(b"\r\n");
     }
     b

@@ -455,17 +455,6 @@ async fn ttl_applies_both_ways() {
     p.ours.stop().await;
 }
 
-/// A RESP command of binary arguments.
-fn encode_bin(args: &[&[u8]]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        b.extend_from_slice(a);
-        b.extend_from_slice(b"\r\n");
-    }
-    b
-}
-
 /// `body` with a Redis DUMP footer: RDB `version` and CRC-64.
 fn framed(body: &[u8], version: u16) -> Vec<u8> {
     let mut p = body.to_vec();

@@ -6,17 +6,6 @@ use autocache_node::db::evict::Policy;
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// A command of binary arguments, RESP-encoded.
-fn encode_bin(args: &[&[u8]]) -> Vec<u8> {
-    let mut b = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        b.extend_from_slice(a);
-        b.extend_from_slice(b"\r\n");
-    }
-    b
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
