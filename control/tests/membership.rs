@@ -86,8 +86,9 @@ async fn heartbeat_needs_registration_and_returns_the_epoch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_node_fails_and_comes_back() {
     let dir = tempfile::tempdir().unwrap();
-    let control =
-        TestControl::with(dir.path(), |c| c.node_timeout = Duration::from_millis(300)).await;
+    // node-b beats every 30 ms and must never be taken for failed: 300 ms was once too
+    // little on a starved box (load average 16), and the epoch counted b's failure too.
+    let control = TestControl::with(dir.path(), |c| c.node_timeout = Duration::from_secs(1)).await;
     let a = FakeNode::start(&control, "node-a", Mode::Manual).await;
     let b = FakeNode::start(&control, "node-b", Mode::Manual).await;
     let alive = b.keep_alive();

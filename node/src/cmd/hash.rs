@@ -10,6 +10,7 @@ use crate::db::Entry;
 use crate::types::hash::{FieldValue, Hash};
 use crate::types::set::canonical_int;
 use autocache_proto::resp::{ReplyBuf, Request};
+use std::sync::atomic::Ordering::Relaxed;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("hset", hset),
@@ -245,6 +246,26 @@ pub(crate) fn parse_rand_count(arg: &[u8]) -> Result<i64, CmdError> {
     Ok(n)
 }
 
+/// Redis builds a reply of repeated picks (a negative count) whole, however long: `HRANDFIELD
+/// h -4294967296` on a small hash would take billions of elements' memory and hold the shard
+/// for minutes. A reply whose size, estimated from the collection's mean element (its memory
+/// over its length, plus the bulk header), would pass `proto-max-bulk-len` (512 MB unless
+/// configured) is refused instead: no reply is larger than the largest value a client may send.
+pub(crate) fn check_repeated_picks(
+    picks: usize,
+    len: usize,
+    mem: usize,
+    limit: u64,
+) -> Result<(), CmdError> {
+    let per_pick = (mem / len.max(1)) as u64 + 6;
+    if (picks as u64).saturating_mul(per_pick) > limit {
+        return Err(CmdError::msg(
+            "ERR count is out of range: that many picks would make a reply larger than proto-max-bulk-len",
+        ));
+    }
+    Ok(())
+}
+
 fn hrandfield(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     if req.len() == 2 {
         return hrandfield_one(ctx, req.arg(1));
@@ -260,6 +281,7 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         return Err(CmdError::msg("ERR value is out of range"));
     }
     let key = req.arg(1);
+    let limit = ctx.server.settings.proto_max_bulk_len.load(Relaxed);
     let (mut shard, slot) = ctx.db.lock_key(key);
     let Some(h) = as_hash(shard.get(slot, key, &ctx.clock))? else {
         ctx.out.array(0);
@@ -271,6 +293,7 @@ fn hrandfield(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         let picks = h.random_distinct(n);
         reply_picks(out, picks.len(), picks.into_iter(), with_values);
     } else {
+        check_repeated_picks(n, h.len(), h.mem_usage(), limit)?;
         reply_picks(out, n, h.random_picks(n), with_values);
     }
     Ok(())

@@ -4,13 +4,14 @@
 //! partial result over, so no two sets need to be borrowed together.
 
 use super::collection;
-use super::hash::parse_rand_count;
+use super::hash::{check_repeated_picks, parse_rand_count};
 use super::scan_util::{self, ScanOptions};
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::{Clock, Entry, Multi, Shard};
 use crate::types::set::{Elem, Set};
 use crate::types::Value;
 use autocache_proto::resp::{ReplyBuf, Request};
+use std::sync::atomic::Ordering::Relaxed;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("sadd", sadd),
@@ -188,6 +189,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         3 => Some(parse_rand_count(req.arg(2))?),
         _ => return Err(CmdError::Syntax),
     };
+    let limit = ctx.server.settings.proto_max_bulk_len.load(Relaxed);
     let (mut shard, slot) = ctx.db.lock_key(key);
     let set = as_set(shard.get(slot, key, &ctx.clock))?;
     let Some(count) = count else {
@@ -210,6 +212,7 @@ fn srandmember(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
             bulk_elem(ctx.out, e);
         }
     } else {
+        check_repeated_picks(n, set.len(), set.mem_usage(), limit)?;
         ctx.out.array(n);
         for e in set.random_picks(n) {
             bulk_elem(ctx.out, e);

@@ -16,6 +16,7 @@ use crate::types::zset::{AddFlags, AddResult, ZSet};
 use crate::types::Value;
 use args::{parse_lex_range, parse_score, parse_score_range};
 use autocache_proto::resp::{format_double, ReplyBuf, Request};
+use std::sync::atomic::Ordering::Relaxed;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("zadd", zadd),
@@ -394,12 +395,16 @@ fn zrandmember(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return Err(CmdError::msg("ERR value is out of range"));
     }
+    let limit = ctx.server.settings.proto_max_bulk_len.load(Relaxed);
     let (mut shard, slot) = ctx.db.lock_key(key);
     let Some(z) = read(&mut shard, slot, key, &ctx.clock)? else {
         ctx.out.array(0);
         return Ok(());
     };
     let count = l.unsigned_abs() as usize;
+    if l < 0 {
+        super::hash::check_repeated_picks(count, z.len(), z.mem_usage(), limit)?;
+    }
     let ranks = random_ranks(z.len(), count, l >= 0);
     begin_elements(ctx.out, ranks.len(), withscores);
     for r in ranks {

@@ -621,3 +621,57 @@ async fn hash_writes_inside_multi() {
         .await;
     s.stop().await;
 }
+
+/// Repeated picks (a negative count) are built whole, so a reply that would pass
+/// proto-max-bulk-len is refused up front instead of taking the node's memory and the shard
+/// for minutes. The same guard covers HRANDFIELD, SRANDMEMBER and ZRANDMEMBER.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_picks_past_proto_max_bulk_len_are_refused() {
+    const TOO_MANY: &str =
+        "ERR count is out of range: that many picks would make a reply larger than proto-max-bulk-len";
+    let s = TestServer::start().await;
+    let mut raw = s.raw().await;
+    raw.call(&["HSET", "h", "f", "v"], b":1\r\n").await;
+    raw.call(&["SADD", "s", "m"], b":1\r\n").await;
+    raw.call(&["ZADD", "z", "1", "m"], b":1\r\n").await;
+    for (cmd, key) in [
+        ("HRANDFIELD", "h"),
+        ("SRANDMEMBER", "s"),
+        ("ZRANDMEMBER", "z"),
+    ] {
+        raw.call(&[cmd, key, "-4294967296"], &err(TOO_MANY)).await;
+        // Distinct picks are bounded by the collection: any count is fine.
+        raw.call(
+            &[cmd, key, "4294967296"],
+            &bulks(&[if key == "h" { "f" } else { "m" }]),
+        )
+        .await;
+    }
+    raw.call(
+        &["HRANDFIELD", "h", "-4294967296", "WITHVALUES"],
+        &err(TOO_MANY),
+    )
+    .await;
+    raw.call(
+        &["ZRANDMEMBER", "z", "-4294967296", "WITHSCORES"],
+        &err(TOO_MANY),
+    )
+    .await;
+    // The limit follows the setting: at 1 MB, 1,000 picks pass and 1,000,000 do not.
+    raw.call(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"], b"+OK\r\n")
+        .await;
+    let thousand = bulks(&vec!["m"; 1000]);
+    raw.call(&["SRANDMEMBER", "s", "-1000"], &thousand).await;
+    raw.call(&["ZRANDMEMBER", "z", "-1000"], &thousand).await;
+    raw.call(&["HRANDFIELD", "h", "-1000"], &bulks(&vec!["f"; 1000]))
+        .await;
+    for (cmd, key) in [
+        ("HRANDFIELD", "h"),
+        ("SRANDMEMBER", "s"),
+        ("ZRANDMEMBER", "z"),
+    ] {
+        raw.call(&[cmd, key, "-1000000"], &err(TOO_MANY)).await;
+    }
+    raw.call(&["PING"], b"+PONG\r\n").await;
+    s.stop().await;
+}
