@@ -49,10 +49,10 @@ pub struct Config {
     /// nodes is long against their work.
     #[arg(long, env = "AUTOCACHE_PROXY_BATCHES_IN_FLIGHT", default_value_t = 1, value_parser = parse_batches)]
     pub batches_in_flight: usize,
-    /// Runtime worker threads. One keeps every hop of a command (client connection, node
-    /// stream, HTTP/2 connection) on one thread, without cross-thread wake-ups: measured
-    /// 8-25 % more throughput than two on a 2-core box shared with a node; raise it on a
-    /// proxy with cores of its own.
+    /// Runtime worker threads. One (tokio's current-thread scheduler) keeps every hop of a
+    /// command (client connection, node stream, HTTP/2 connection) on one thread, without
+    /// cross-thread wake-ups: measured 8-25 % more throughput than two on a 2-core box shared
+    /// with a node; raise it on a proxy with cores of its own.
     #[arg(long, env = "AUTOCACHE_PROXY_THREADS", default_value_t = 1, value_parser = parse_threads)]
     pub threads: usize,
 }
