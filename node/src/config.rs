@@ -49,7 +49,8 @@ pub struct Config {
     /// Largest unparsed input a client may accumulate (client-query-buffer-limit).
     #[arg(long, env = "AUTOCACHE_CLIENT_QUERY_BUFFER_LIMIT", default_value = "1gb", value_parser = parse_memory)]
     pub client_query_buffer_limit: u64,
-    /// Worker threads serving clients. 0: one per CPU core.
+    /// Worker threads serving clients. 0: one per CPU core. 1: one thread serves everything
+    /// (tokio's current-thread scheduler), as redis-server's main thread does.
     #[arg(long, env = "AUTOCACHE_THREADS", default_value_t = 0)]
     pub threads: usize,
     /// Background task frequency in Hz (active expiry), as Redis's hz.

@@ -218,7 +218,16 @@ impl Node {
         grpc: SocketAddr,
     ) -> Option<Node> {
         std::fs::create_dir_all(dir).unwrap();
+        // Every second node launched serves on one thread (the current-thread scheduler),
+        // the others on a worker per core: clusters mix both, as the benchmarks' do.
+        static LAUNCHED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let threads = if LAUNCHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1 {
+            "1"
+        } else {
+            "0"
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_autocache-node"))
+            .args(["--threads", threads])
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--grpc-addr")

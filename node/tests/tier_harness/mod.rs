@@ -53,6 +53,9 @@ impl Node {
         .arg("--data-dir")
         .arg(dir)
         .args(["--maxmemory-policy", "allkeys-lru"])
+        // One serving thread (the current-thread scheduler), as the benchmarks pin it: cold
+        // reads, the flusher and the demoter must never stall it.
+        .args(["--threads", "1"])
         .args(extra)
         // Credentials for the local S3 server only; never the instance metadata service.
         .env("AWS_ACCESS_KEY_ID", "test")
