@@ -53,6 +53,11 @@ pub struct Config {
     /// (tokio's current-thread scheduler), as redis-server's main thread does.
     #[arg(long, env = "AUTOCACHE_THREADS", default_value_t = 0)]
     pub threads: usize,
+    /// Keyspace notifications, as Redis's notify-keyspace-events: classes of events (`K`
+    /// keyspace, `E` keyevent, `g$lshzxe`, `A`, `m`, `n`) published on
+    /// `__keyspace@0__:<key>` and `__keyevent@0__:<event>`. Empty: off.
+    #[arg(long, env = "AUTOCACHE_NOTIFY_KEYSPACE_EVENTS", default_value = "", value_parser = parse_events)]
+    pub notify_keyspace_events: u32,
     /// Background task frequency in Hz (active expiry), as Redis's hz.
     #[arg(long, env = "AUTOCACHE_HZ", default_value_t = 10)]
     pub hz: u64,
@@ -139,6 +144,11 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("{}:{}", self.bind, self.port))
     }
+}
+
+/// A `notify-keyspace-events` string's flags.
+fn parse_events(s: &str) -> Result<u32, String> {
+    crate::notify::parse(s.as_bytes()).ok_or_else(|| crate::notify::INVALID.to_string())
 }
 
 /// Parses `3s`, `200ms`, `1m` or a bare number of seconds.

@@ -15,6 +15,7 @@ pub mod glob;
 pub mod info;
 pub mod memory;
 pub mod metrics;
+pub mod notify;
 pub mod pubsub;
 pub mod server;
 pub mod tier;

@@ -108,7 +108,8 @@ pub struct Server {
     pub stats: Stats,
     pub clients: Clients,
     pub memory: Memory,
-    pub pubsub: crate::pubsub::PubSub,
+    /// Shared with the keyspace, which publishes keyspace notifications on it.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     pub config: Config,
     pub started: Instant,
     pub run_id: String,
@@ -142,13 +143,15 @@ pub async fn run(
         None => None,
     };
     let cluster = crate::cluster::setup(&config, listener.local_addr()?).await?;
+    let keyspace = crate::tier::open_keyspace(&config)?;
+    keyspace.events.set_flags(config.notify_keyspace_events);
     let server = Arc::new(Server {
-        keyspace: crate::tier::open_keyspace(&config)?,
+        pubsub: keyspace.events.pubsub.clone(),
+        keyspace,
         settings: Settings::new(&config),
         stats: Stats::new(),
         clients: Clients::default(),
         memory: Memory::new(),
-        pubsub: Default::default(),
         config,
         started: Instant::now(),
         run_id: run_id(),

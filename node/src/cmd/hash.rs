@@ -41,9 +41,10 @@ fn modify_key<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
+    event: &'static str,
     f: impl FnOnce(&mut Hash) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    collection::modify_key(ctx, key, create, f)
+    collection::modify_key(ctx, key, create, (crate::notify::HASH, event), f)
 }
 
 // ---- HSET HMSET HSETNX ----
@@ -53,7 +54,7 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, name: &str) -> Result<i64
     if !req.len().is_multiple_of(2) {
         return Err(CmdError::Arity(name.to_string()));
     }
-    let added = modify_key(ctx, req.arg(1), true, |h| {
+    let added = modify_key(ctx, req.arg(1), true, "hset", |h| {
         let mut added = 0;
         for i in (2..req.len()).step_by(2) {
             added += i64::from(h.insert(req.arg(i), req.arg(i + 1)));
@@ -77,7 +78,7 @@ fn hmset(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 
 fn hsetnx(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let (field, value) = (req.arg(2), req.arg(3));
-    let added = modify_key(ctx, req.arg(1), true, |h| {
+    let added = modify_key(ctx, req.arg(1), true, "hset", |h| {
         let added = !h.contains(field) && h.insert(field, value);
         Ok((added, added))
     })?;
@@ -177,7 +178,7 @@ fn hstrlen(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 // ---- HDEL ----
 
 fn hdel(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
-    let removed = modify_key(ctx, req.arg(1), false, |h| {
+    let removed = modify_key(ctx, req.arg(1), false, "hdel", |h| {
         let removed = req.iter().skip(2).filter(|f| h.remove(f)).count();
         Ok((removed, removed > 0))
     })?;
@@ -190,7 +191,7 @@ fn hdel(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 fn hincrby(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let field = req.arg(2);
     let incr = parse_int(req.arg(3))?;
-    let new = modify_key(ctx, req.arg(1), true, |h| {
+    let new = modify_key(ctx, req.arg(1), true, "hincrby", |h| {
         let current = match h.get(field) {
             // Redis's string2ll: the canonical form only ("01", "+1" and " 1" are not).
             Some(v) => {
@@ -212,7 +213,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     if !incr.is_finite() {
         return Err(CmdError::msg("ERR value is NaN or Infinity"));
     }
-    let text = modify_key(ctx, req.arg(1), true, |h| {
+    let text = modify_key(ctx, req.arg(1), true, "hincrbyfloat", |h| {
         let current = match h.get(field) {
             Some(v) => LongDouble::parse(v)
                 .ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,

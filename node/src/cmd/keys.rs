@@ -7,6 +7,7 @@ use crate::db::evict::{self, Policy};
 use crate::db::{Clock, Entry, Kind, Lru, Shard, SlotTable, SHARDS};
 use crate::dump::{self, PayloadError, Restored};
 use crate::glob::glob_match;
+use crate::notify;
 use autocache_proto::resp::Request;
 use autocache_proto::slot::SLOT_COUNT;
 
@@ -70,6 +71,7 @@ pub(crate) fn read_meta(
         shard.stats.hits += 1;
     } else {
         shard.stats.misses += 1;
+        shard.events.emit(notify::KEY_MISS, "keymiss", key);
     }
     found
 }
@@ -84,8 +86,13 @@ pub(crate) fn lru_for_write(old: Option<Lru>, clock: &Clock) -> Lru {
 }
 
 /// Deletes a live key; an expired one counts as absent.
+/// Deletes a live key with its `del` notification; false when there was none.
 fn delete(shard: &mut Shard, slot: u16, key: &[u8], now: u64) -> bool {
-    shard.peek(slot, key, now).is_some() && shard.remove(slot, key).is_some()
+    let deleted = shard.peek(slot, key, now).is_some() && shard.remove(slot, key).is_some();
+    if deleted {
+        shard.events.emit(notify::GENERIC, "del", key);
+    }
+    deleted
 }
 
 // ---- DEL UNLINK EXISTS TOUCH TYPE ----
@@ -235,8 +242,10 @@ fn expire_generic(
     }
     if when <= now {
         shard.remove(slot, key);
+        shard.events.emit(notify::GENERIC, "del", key);
     } else {
         shard.set_expire(slot, key, when as u64, now as u64);
+        shard.events.emit(notify::GENERIC, "expire", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -302,6 +311,7 @@ fn persist(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let had = shard.peek(slot, key, now).is_some_and(|e| e.has_expire());
     if had {
         shard.set_expire(slot, key, 0, now);
+        shard.events.emit(notify::GENERIC, "persist", key);
     }
     ctx.out.int(had as i64);
     Ok(())
@@ -509,7 +519,8 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, nx: bool) -> CmdResu
     }
     if src != dst {
         let (dshard, dst_slot) = m.for_key(dst);
-        if nx && dshard.peek(dst_slot, dst, now).is_some() {
+        let dst_exists = dshard.peek(dst_slot, dst, now).is_some();
+        if nx && dst_exists {
             ctx.out.int(0);
             return Ok(());
         }
@@ -518,7 +529,14 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, nx: bool) -> CmdResu
             .remove(src_slot, src)
             .expect("present under the same lock");
         let (dshard, _) = m.for_key(dst);
+        // As Redis: the destination is deleted, then added (a `new` key to notifications).
+        if dst_exists {
+            dshard.remove(dst_slot, dst);
+        }
         dshard.insert(dst_slot, rekey(entry, dst));
+        let (shard, _) = m.for_key(src);
+        shard.events.emit(notify::GENERIC, "rename_from", src);
+        shard.events.emit(notify::GENERIC, "rename_to", dst);
     }
     if nx {
         ctx.out.int((src != dst) as i64);
@@ -573,11 +591,16 @@ fn copy(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     };
     copied.set_lru(clock.initial_lru());
     let (dshard, dst_slot) = m.for_key(dst);
-    if dshard.peek(dst_slot, dst, clock.ms).is_some() && !replace {
-        ctx.out.int(0);
-        return Ok(());
+    if dshard.peek(dst_slot, dst, clock.ms).is_some() {
+        if !replace {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        // As Redis: the old destination is deleted, then the copy added (a `new` key).
+        dshard.remove(dst_slot, dst);
     }
     dshard.insert(dst_slot, copied);
+    dshard.events.emit(notify::GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -823,11 +846,12 @@ fn restore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         t if o.absttl => t as u64,
         t => (t as u64).saturating_add(clock.ms),
     };
-    if o.replace {
-        shard.remove(slot, key);
-    }
+    let replaced = o.replace && shard.remove(slot, key).is_some();
     // Already expired: the key is simply not created (a REPLACE still deleted the old one).
     if expire_at != 0 && expire_at <= clock.ms {
+        if replaced {
+            shard.events.emit(notify::GENERIC, "del", key);
+        }
         ctx.out.ok();
         return Ok(());
     }
@@ -837,6 +861,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         Restored::Value(v) => Entry::object(key, v, expire_at, lru),
     };
     shard.insert(slot, entry);
+    shard.events.emit(notify::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

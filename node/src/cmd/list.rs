@@ -6,6 +6,7 @@ use super::{
     eq_ic, parse_int, parse_timeout, reply_bulks, CmdError, CmdResult, Ctx, Handler, TimeoutReply,
 };
 use crate::db::{Clock, Entry, Kind, Shard};
+use crate::notify;
 use crate::types::list::{End, List};
 use crate::types::Value;
 use autocache_proto::resp::Request;
@@ -63,13 +64,17 @@ fn read<'s>(
 }
 
 /// The list at `key` to change in place. The caller calls [`written`] once it did change
-/// it, so that a command that turns out to change nothing fires no WATCH or wake-up.
+/// it, so that a command that turns out to change nothing fires no WATCH or wake-up. A
+/// missing key is no read miss (Redis's lookupKeyWrite: no keyspace_misses, no `keymiss`).
 fn open<'s>(
     shard: &'s mut Shard,
     slot: u16,
     key: &[u8],
     clock: &Clock,
 ) -> Result<Option<&'s mut List>, CmdError> {
+    if shard.peek(slot, key, clock.ms).is_none() {
+        return Ok(None);
+    }
     match shard.get(slot, key, clock).map(|e| e.value_mut()) {
         None => Ok(None),
         Some(Some(Value::List(l))) => Ok(Some(l)),
@@ -77,13 +82,29 @@ fn open<'s>(
     }
 }
 
-/// After an in-place change: fires the key's write hooks, or deletes the key if the list
-/// became empty (which fires them too).
-fn written(shard: &mut Shard, slot: u16, key: &[u8], now_empty: bool) {
+/// After an in-place change: notifies `event`, fires the key's write hooks, or deletes the
+/// key if the list became empty (which fires them too, and notifies `del`).
+fn written(shard: &mut Shard, slot: u16, key: &[u8], now_empty: bool, event: &'static str) {
+    shard.events.emit(notify::LIST, event, key);
     if now_empty {
         shard.remove(slot, key);
+        shard.events.emit(notify::GENERIC, "del", key);
     } else {
         shard.touched(key);
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpop",
+        End::Tail => "rpop",
+    }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Head => "lpush",
+        End::Tail => "rpush",
     }
 }
 
@@ -102,6 +123,7 @@ fn push_into<'v>(
         values.for_each(|v| l.push(end, v));
         let len = l.len();
         shard.touched(key);
+        shard.events.emit(notify::LIST, push_event(end), key);
         return Ok(len);
     }
     if existing_only {
@@ -114,6 +136,7 @@ fn push_into<'v>(
         slot,
         Entry::object(key, Value::List(l), 0, clock.initial_lru()),
     );
+    shard.events.emit(notify::LIST, push_event(end), key);
     Ok(len)
 }
 
@@ -254,7 +277,7 @@ fn pop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, end: End) -> CmdResult {
         }
     }
     let empty = l.is_empty();
-    written(&mut shard, slot, key, empty);
+    written(&mut shard, slot, key, empty, pop_event(end));
     Ok(())
 }
 
@@ -425,6 +448,7 @@ fn lset(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         return Err(CmdError::msg("ERR index out of range"));
     }
     shard.touched(key);
+    shard.events.emit(notify::LIST, "lset", key);
     ctx.out.ok();
     Ok(())
 }
@@ -453,6 +477,7 @@ fn linsert(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     l.insert(at + after as usize, element);
     let len = l.len();
     shard.touched(key);
+    shard.events.emit(notify::LIST, "linsert", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -469,7 +494,7 @@ fn lrem(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let removed = l.remove_matching(req.arg(3), count);
     let empty = l.is_empty();
     if removed > 0 {
-        written(&mut shard, slot, key, empty);
+        written(&mut shard, slot, key, empty, "lrem");
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -484,7 +509,7 @@ fn ltrim(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         let (a, b) = span(start, stop, l.len()).unwrap_or((0, 0));
         l.trim(a, b);
         let empty = l.is_empty();
-        written(&mut shard, slot, key, empty);
+        written(&mut shard, slot, key, empty, "ltrim");
     }
     ctx.out.ok();
     Ok(())
@@ -537,12 +562,12 @@ fn move_one(
         return Ok(None);
     };
     let empty = l.is_empty();
-    // With src == dst the push below refills the list, so only delete it if it stays empty.
-    if src != dst {
-        written(shard, slot, src, empty);
-    }
+    // As Redis: the push (and its notification) comes first, then the pop's. With src ==
+    // dst the push refills the list, so it is never deleted.
     let (shard, dslot) = m.for_key(dst);
     push_into(shard, dslot, dst, &clock, to, std::iter::once(&*v), false)?;
+    let (shard, slot) = m.for_key(src);
+    written(shard, slot, src, empty && src != dst, pop_event(from));
     Ok(Some(v))
 }
 
@@ -612,7 +637,7 @@ fn mpop(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: End, count: usize) -> Result
             ctx.out.bulk(&l.pop(end).unwrap_or_default());
         }
         let empty = l.is_empty();
-        written(shard, slot, key, empty);
+        written(shard, slot, key, empty, pop_event(end));
         return Ok(true);
     }
     Ok(false)
@@ -662,7 +687,7 @@ fn pop_first(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]], end: End) -> Result<bool, Cm
             continue;
         };
         let empty = l.is_empty();
-        written(shard, slot, key, empty);
+        written(shard, slot, key, empty, pop_event(end));
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.bulk(&v);

@@ -113,6 +113,8 @@ enum Kind {
     },
     Policy,
     Text,
+    /// notify-keyspace-events' class characters.
+    Events,
     /// Fixed for the life of the process (the listener, the data directory).
     Immutable,
     /// A value reported for tools that ask (persistence, databases); setting it to the value
@@ -223,6 +225,10 @@ const PARAMS: &[Param] = &[
         kind: Kind::Fixed,
     },
     Param {
+        name: "notify-keyspace-events",
+        kind: Kind::Events,
+    },
+    Param {
         name: "databases",
         kind: Kind::Immutable,
     },
@@ -261,6 +267,7 @@ fn param_value(server: &Server, name: &str) -> String {
                 .display()
                 .to_string()
         }
+        "notify-keyspace-events" => crate::notify::format(server.keyspace.events.flags()),
         "save" => String::new(),
         "appendonly" => "no".to_string(),
         "databases" => "1".to_string(),
@@ -314,6 +321,7 @@ enum Value {
     Unsigned(u64),
     Policy(Policy),
     Text(String),
+    Events(u32),
     /// Setting a fixed parameter to the value it has: nothing to do.
     Unchanged,
 }
@@ -359,6 +367,9 @@ fn check_value(server: &Server, p: &Param, v: &[u8]) -> Result<Value, String> {
             })
         }
         Kind::Text => Ok(Value::Text(String::from_utf8_lossy(v).into_owned())),
+        Kind::Events => crate::notify::parse(v)
+            .map(Value::Events)
+            .ok_or_else(|| crate::notify::INVALID.to_string()),
         Kind::Fixed if v.eq_ignore_ascii_case(param_value(server, p.name).as_bytes()) => {
             Ok(Value::Unchanged)
         }
@@ -371,6 +382,7 @@ fn apply(server: &Server, name: &str, value: Value) {
     let n = match value {
         Value::Unchanged => return,
         Value::Policy(p) => return s.set_policy(p),
+        Value::Events(flags) => return server.keyspace.events.set_flags(flags),
         Value::Text(t) => {
             *s.requirepass.write() = t;
             return;

@@ -8,6 +8,7 @@ use super::hash::{check_repeated_picks, parse_rand_count};
 use super::scan_util::{self, ScanOptions};
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::{Clock, Entry, Multi, Shard};
+use crate::notify;
 use crate::types::set::{Elem, Set};
 use crate::types::Value;
 use autocache_proto::resp::{ReplyBuf, Request};
@@ -45,9 +46,10 @@ fn modify<R>(
     key: &[u8],
     clock: &Clock,
     create: bool,
+    event: &'static str,
     f: impl FnOnce(&mut Set) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    collection::modify(shard, slot, key, clock, create, f)
+    collection::modify(shard, slot, key, clock, create, (notify::SET, event), f)
 }
 
 /// [`collection::modify_key`] for setes.
@@ -55,9 +57,10 @@ fn modify_key<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
+    event: &'static str,
     f: impl FnOnce(&mut Set) -> Result<(R, bool), CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    collection::modify_key(ctx, key, create, f)
+    collection::modify_key(ctx, key, create, (notify::SET, event), f)
 }
 
 fn bulk_elem(out: &mut ReplyBuf, e: Elem<'_>) {
@@ -78,7 +81,7 @@ fn reply_set<'a>(out: &mut ReplyBuf, len: usize, members: impl Iterator<Item = E
 // ---- SADD SREM ----
 
 fn sadd(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
-    let added = modify_key(ctx, req.arg(1), true, |s| {
+    let added = modify_key(ctx, req.arg(1), true, "sadd", |s| {
         let added = req.iter().skip(2).filter(|m| s.insert(m)).count();
         Ok((added, added > 0))
     })?;
@@ -87,7 +90,7 @@ fn sadd(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn srem(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
-    let removed = modify_key(ctx, req.arg(1), false, |s| {
+    let removed = modify_key(ctx, req.arg(1), false, "srem", |s| {
         let removed = req.iter().skip(2).filter(|m| s.remove(m)).count();
         Ok((removed, removed > 0))
     })?;
@@ -145,7 +148,7 @@ fn spop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 }
 
 fn spop_one(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CmdResult {
-    match modify_key(ctx, key, false, |s| {
+    match modify_key(ctx, key, false, "spop", |s| {
         let popped = s.pop_random();
         let changed = popped.is_some();
         Ok((popped, changed))
@@ -162,7 +165,7 @@ fn spop_count(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let not_positive = || CmdError::msg("ERR value is out of range, must be positive");
     let count = parse_int(req.arg(2)).map_err(|_| not_positive())?;
     let count = usize::try_from(count).map_err(|_| not_positive())?;
-    let popped = modify_key(ctx, req.arg(1), false, |s| {
+    let popped = modify_key(ctx, req.arg(1), false, "spop", |s| {
         if count >= s.len() {
             // Everything goes: hand over the whole set, leaving an empty one to delete.
             let all = std::mem::take(s);
@@ -249,11 +252,11 @@ fn smove(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         return Ok(());
     }
     let (shard, slot) = m.for_key(src);
-    modify(shard, slot, src, &clock, false, |s| {
+    modify(shard, slot, src, &clock, false, "srem", |s| {
         Ok(((), s.remove(member)))
     })?;
     let (shard, slot) = m.for_key(dst);
-    modify(shard, slot, dst, &clock, true, |s| {
+    modify(shard, slot, dst, &clock, true, "sadd", |s| {
         Ok(((), s.insert(member)))
     })?;
     ctx.out.int(1);
@@ -369,12 +372,20 @@ fn algebra_store(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, op: Op) -> CmdResult 
     let n = result.len();
     let (shard, slot) = m.for_key(dst);
     if result.is_empty() {
-        shard.remove(slot, dst);
+        if shard.remove(slot, dst).is_some() {
+            shard.events.emit(notify::GENERIC, "del", dst);
+        }
     } else {
         shard.insert(
             slot,
             Entry::object(dst, Value::Set(result), 0, clock.initial_lru()),
         );
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        shard.events.emit(notify::SET, event, dst);
     }
     ctx.out.int(n as i64);
     Ok(())

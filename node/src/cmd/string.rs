@@ -6,6 +6,7 @@ use super::keys::lru_for_write;
 use super::long_double::LongDouble;
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::{Clock, Entry, Shard};
+use crate::notify;
 use autocache_proto::resp::Request;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -213,6 +214,10 @@ fn set_generic(
     };
     let lru = lru_for_write(old.map(|(_, lru)| lru), &clock);
     shard.insert(slot, Entry::string(key, value, expire, lru));
+    shard.events.emit(notify::STRING, "set", key);
+    if expire_at.is_some() {
+        shard.events.emit(notify::GENERIC, "expire", key);
+    }
     Ok(SetOutcome::Done)
 }
 
@@ -279,6 +284,7 @@ fn getdel(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         Some(e) => {
             ctx.out.bulk(string_of(e)?);
             shard.remove(slot, key);
+            shard.events.emit(notify::GENERIC, "del", key);
         }
     }
     Ok(())
@@ -305,13 +311,16 @@ fn getex(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     match (at, o.expire) {
         (Some(at), Some((kind, _))) if kind.absolute() && at <= now => {
             shard.remove(slot, key);
+            shard.events.emit(notify::GENERIC, "del", key);
         }
         (Some(at), _) => {
             shard.set_expire(slot, key, at, now);
+            shard.events.emit(notify::GENERIC, "expire", key);
         }
         // As Redis, only a TTL actually removed is a change (WATCH).
         (None, _) if o.persist && had_ttl => {
             shard.set_expire(slot, key, 0, now);
+            shard.events.emit(notify::GENERIC, "persist", key);
         }
         _ => {}
     }
@@ -355,6 +364,7 @@ fn mset_generic(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, nx: bool) -> Result<bo
         let (key, value) = (req.arg(i), req.arg(i + 1));
         let (shard, slot) = m.for_key(key);
         store(shard, slot, key, value, 0, &clock);
+        shard.events.emit(notify::STRING, "set", key);
     }
     Ok(true)
 }
@@ -391,6 +401,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CmdResult {
         expire,
         &clock,
     );
+    shard.events.emit(notify::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -431,6 +442,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     }
     let text = new.to_human();
     store(&mut shard, slot, key, text.as_bytes(), expire, &clock);
+    shard.events.emit(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -450,6 +462,7 @@ fn append(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         }
     };
     store(&mut shard, slot, key, &value, expire, &clock);
+    shard.events.emit(notify::STRING, "append", key);
     ctx.out.int(value.len() as i64);
     Ok(())
 }
@@ -520,6 +533,7 @@ fn setrange(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     }
     value[offset..offset + patch.len()].copy_from_slice(patch);
     store(&mut shard, slot, key, &value, expire, &clock);
+    shard.events.emit(notify::STRING, "setrange", key);
     ctx.out.int(value.len() as i64);
     Ok(())
 }

@@ -12,6 +12,7 @@ mod setops;
 use super::scan_util::{self, ScanOptions};
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::{evict, Clock, Entry, Shard};
+use crate::notify;
 use crate::types::zset::{AddFlags, AddResult, ZSet};
 use crate::types::Value;
 use args::{parse_lex_range, parse_score, parse_score_range};
@@ -97,34 +98,53 @@ fn write<'s>(
     }
 }
 
-/// After an in-place change: an emptied zset is deleted, a changed one fires the write
-/// hooks (WATCH, blocked clients).
-fn after_write(shard: &mut Shard, slot: u16, key: &[u8], now: u64, changed: bool) {
+/// After an in-place change: notifies `event`, then deletes an emptied zset (notifying
+/// `del`) or fires a changed one's write hooks (WATCH, blocked clients).
+fn after_write(
+    shard: &mut Shard,
+    slot: u16,
+    key: &[u8],
+    now: u64,
+    changed: bool,
+    event: &'static str,
+) {
     if !changed {
         return;
     }
+    shard.events.emit(notify::ZSET, event, key);
     let empty = shard
         .peek(slot, key, now)
         .and_then(|e| e.value())
         .is_some_and(|v| v.is_empty());
     if empty {
         shard.remove(slot, key);
+        shard.events.emit(notify::GENERIC, "del", key);
     } else {
         shard.touched(key);
     }
 }
 
-/// What the STORE variants do with their result: replace `key` (any type, TTL dropped), or
-/// delete it when the result is empty. Returns the stored size.
-fn store(shard: &mut Shard, slot: u16, key: &[u8], z: ZSet, clock: &Clock) -> usize {
+/// What the STORE variants do with their result: replace `key` (any type, TTL dropped) and
+/// notify `event`, or delete it when the result is empty. Returns the stored size.
+fn store(
+    shard: &mut Shard,
+    slot: u16,
+    key: &[u8],
+    z: ZSet,
+    clock: &Clock,
+    event: &'static str,
+) -> usize {
     let n = z.len();
     if n == 0 {
-        shard.remove(slot, key);
+        if shard.remove(slot, key).is_some() {
+            shard.events.emit(notify::GENERIC, "del", key);
+        }
     } else {
         shard.insert(
             slot,
             Entry::object(key, Value::ZSet(z), 0, clock.initial_lru()),
         );
+        shard.events.emit(notify::ZSET, event, key);
     }
     n
 }
@@ -271,6 +291,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, incr: bool) -> CmdResu
         key,
         clock.ms,
         !exists || added + updated > 0,
+        if args.flags.incr { "zincr" } else { "zadd" },
     );
     if nan {
         return Err(CmdError::msg("ERR resulting score is not a number (NaN)"));
@@ -304,7 +325,7 @@ fn zrem(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
             }
         }
     }
-    after_write(&mut shard, slot, key, clock.ms, deleted > 0);
+    after_write(&mut shard, slot, key, clock.ms, deleted > 0, "zrem");
     ctx.out.int(deleted);
     Ok(())
 }

@@ -229,5 +229,6 @@ fn remove_candidate(shard: &mut super::Shard, slot: u16, key: &[u8]) -> Option<u
     }
     let old = shard.remove(slot, key)?;
     shard.stats.evicted += 1;
+    shard.events.emit(crate::notify::EVICTED, "evicted", key);
     Some(old.mem_usage())
 }

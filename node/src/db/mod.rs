@@ -86,6 +86,8 @@ struct Pass<'m> {
 
 pub struct Keyspace {
     shards: Box<[Mutex<Shard>]>,
+    /// Keyspace notifications: the enabled classes and the pub/sub they go out on.
+    pub events: std::sync::Arc<crate::notify::Events>,
     /// The warm tier memory caches, when tiered: eviction then demotes instead of deleting.
     warm: Option<std::sync::Arc<crate::tier::Warm>>,
 }
@@ -98,8 +100,12 @@ impl Default for Keyspace {
 
 impl Keyspace {
     pub fn new() -> Keyspace {
+        let events = std::sync::Arc::new(crate::notify::Events::default());
         Keyspace {
-            shards: (0..SHARDS).map(|i| Mutex::new(Shard::new(i))).collect(),
+            shards: (0..SHARDS)
+                .map(|i| Mutex::new(Shard::new(i, events.clone())))
+                .collect(),
+            events,
             warm: None,
         }
     }

@@ -6,6 +6,7 @@ mod tiered;
 pub use tiered::FlushJob;
 
 use super::{Clock, Entry, SHARDS, SLOTS_PER_SHARD};
+use crate::notify;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,10 +69,12 @@ pub struct Shard {
     blocked: HashMap<Box<[u8]>, std::collections::VecDeque<Arc<Waiter>>>,
     /// The tier below memory, when tiered (`None`: memory is all there is).
     warm: Option<Box<tiered::WarmState>>,
+    /// Keyspace notifications of what happens to keys here (expiry, eviction, new keys).
+    pub events: Arc<crate::notify::Events>,
 }
 
 impl Shard {
-    pub(super) fn new(index: usize) -> Shard {
+    pub(super) fn new(index: usize, events: Arc<crate::notify::Events>) -> Shard {
         Shard {
             index,
             hasher: DefaultHashBuilder::default(),
@@ -82,6 +85,7 @@ impl Shard {
             watched: HashMap::new(),
             blocked: HashMap::new(),
             warm: None,
+            events,
         }
     }
 
@@ -147,6 +151,7 @@ impl Shard {
                 self.removed_from_memory(key, &old);
             }
             self.stats.expired += 1;
+            self.events.emit(notify::EXPIRED, "expired", key);
             self.touched(key);
             return None;
         }
@@ -173,6 +178,7 @@ impl Shard {
         let i = self.local(slot);
         if self.peek_hashed(i, hash, key, clock.ms).is_none() {
             self.stats.misses += 1;
+            self.events.emit(notify::KEY_MISS, "keymiss", key);
             return None;
         }
         self.stats.hits += 1;
@@ -208,7 +214,24 @@ impl Shard {
             self.mark_replaced(i, key_hash, &entry);
         }
         self.notify(entry.key());
+        if self.events.flags() & (notify::NEW | notify::EXPIRED) != 0 {
+            self.notify_new(i, key_hash, entry.key());
+        }
         self.put_hashed(i, key_hash, entry)
+    }
+
+    /// Keyspace notifications for a key about to be (re)placed: an expired one it replaces
+    /// expires first, then the key is new (as Redis's lookup, then `dbAdd`).
+    #[cold]
+    fn notify_new(&self, i: usize, hash: u64, key: &[u8]) {
+        match self.slots[i].table.find(hash, |e| e.key() == key) {
+            Some(e) if !e.is_expired(super::now_ms()) => {}
+            Some(_) => {
+                self.events.emit(notify::EXPIRED, "expired", key);
+                self.events.emit(notify::NEW, "new", key);
+            }
+            None => self.events.emit(notify::NEW, "new", key),
+        }
     }
 
     /// Inserts or replaces in table `i` without firing write hooks (the callers do).
@@ -354,6 +377,7 @@ impl Shard {
             if let Some(old) = self.remove_hashed(i, hash, k) {
                 self.removed_from_memory(k, &old);
             }
+            self.events.emit(notify::EXPIRED, "expired", k);
             self.touched(k);
         }
         self.stats.expired += dead.len() as u64;

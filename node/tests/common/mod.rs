@@ -337,3 +337,82 @@ pub async fn call_text(c: &mut Raw, args: &[&str]) -> String {
         _ => text,
     }
 }
+
+/// A redis-server on an ephemeral loopback port, killed on drop.
+pub struct RedisServer {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        // The port is free when picked but could be taken before redis-server binds it: a
+        // server that exits is retried on another port.
+        for _ in 0..3 {
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &addr.port().to_string()])
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--enable-debug-command", "yes"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (7.0) must be on PATH");
+            let mut server = RedisServer {
+                child,
+                addr,
+                _dir: dir,
+            };
+            if server.wait_ready().await {
+                return server;
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    /// Waits (at most 10 s) until the server answers PING; false if it exited.
+    async fn wait_ready(&mut self) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::time::Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if ping(self.addr).await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a server at `addr` answers PING within a second.
+pub async fn ping(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr).await else {
+        return false;
+    };
+    if s.write_all(b"*1\r\n$4\r\nPING\r\n").await.is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    let read = tokio::time::timeout(Duration::from_secs(1), s.read_exact(&mut buf)).await;
+    matches!(read, Ok(Ok(_))) && &buf == b"+PONG\r\n"
+}

@@ -96,6 +96,7 @@ async fn help_lists_the_flags() {
         "--maxmemory-policy",
         "--data-dir",
         "--timeout",
+        "--notify-keyspace-events",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
@@ -159,6 +160,7 @@ async fn settings_come_from_env_vars() {
         .env("AUTOCACHE_PORT", port.to_string())
         .env("AUTOCACHE_REQUIREPASS", "pw")
         .env("AUTOCACHE_MAXCLIENTS", "77")
+        .env("AUTOCACHE_NOTIFY_KEYSPACE_EVENTS", "KEx")
         .env("AUTOCACHE_DATA_DIR", dir.path())
         .spawn()
         .unwrap();
@@ -172,6 +174,11 @@ async fn settings_come_from_env_vars() {
     c.call(
         &["CONFIG", "GET", "maxclients"],
         b"*2\r\n$10\r\nmaxclients\r\n$2\r\n77\r\n",
+    )
+    .await;
+    c.call(
+        &["CONFIG", "GET", "notify-keyspace-events"],
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nxKE\r\n",
     )
     .await;
     let out = std::process::Command::new("redis-cli")

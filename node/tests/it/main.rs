@@ -21,6 +21,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod metrics;
+mod notifications;
 mod protocol;
 mod pubsub;
 mod server;

@@ -371,12 +371,13 @@ async fn config_get_names_patterns_and_values() {
         ("dir", canonical.to_str().unwrap()),
         ("save", ""),
         ("appendonly", "no"),
+        ("notify-keyspace-events", ""),
         ("databases", "1"),
         ("cluster-enabled", "no"),
     ] {
         assert_eq!(all.get(k).map(String::as_str), Some(v), "{k}");
     }
-    assert_eq!(all.len(), 18);
+    assert_eq!(all.len(), 19);
     // Glob classes, case-insensitively.
     let got = call_strings(&mut c, &["CONFIG", "GET", "LFU-*-[dt]*"]).await;
     assert_eq!(got, ["lfu-decay-time", "1"]);

@@ -53,10 +53,18 @@ fn pop_first(
             continue;
         };
         let popped = pop(z, max, count);
-        after_write(shard, slot, key, clock.ms, true);
+        after_write(shard, slot, key, clock.ms, true, pop_event(max));
         return Ok(Some((i, popped)));
     }
     Ok(None)
+}
+
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
+    }
 }
 
 pub(super) fn zpopmin(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
@@ -95,7 +103,7 @@ fn zpop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>, max: bool) -> CmdResult {
         return Ok(());
     }
     let popped = pop(z, max, count.unwrap_or(1));
-    after_write(&mut shard, slot, key, clock.ms, true);
+    after_write(&mut shard, slot, key, clock.ms, true, pop_event(max));
     reply_pairs(ctx.out, &popped, nested);
     Ok(())
 }

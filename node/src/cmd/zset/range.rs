@@ -257,7 +257,14 @@ pub(super) fn zrangestore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult
         items.reverse();
     }
     let (shard, slot) = m.for_key(dst);
-    let n = store(shard, slot, dst, ZSet::from_sorted(items), &clock);
+    let n = store(
+        shard,
+        slot,
+        dst,
+        ZSet::from_sorted(items),
+        &clock,
+        "zrangestore",
+    );
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -291,6 +298,7 @@ pub(super) fn zlexcount(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 fn remove_generic(
     ctx: &mut Ctx<'_, '_>,
     req: &Request<'_>,
+    event: &'static str,
     span: impl Fn(&ZSet) -> Option<(usize, usize)>,
 ) -> CmdResult {
     let key = req.arg(1);
@@ -303,21 +311,21 @@ fn remove_generic(
             _ => 0,
         },
     };
-    after_write(&mut shard, slot, key, clock.ms, removed > 0);
+    after_write(&mut shard, slot, key, clock.ms, removed > 0, event);
     ctx.out.int(removed as i64);
     Ok(())
 }
 
 pub(super) fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let (start, end) = (parse_int(req.arg(2))?, parse_int(req.arg(3))?);
-    remove_generic(ctx, req, |z| {
+    remove_generic(ctx, req, "zremrangebyrank", |z| {
         rank_window(z.len(), start, end).map(|(s, e)| (s, e - s + 1))
     })
 }
 
 pub(super) fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let r = parse_score_range(req.arg(2), req.arg(3))?;
-    remove_generic(ctx, req, |z| {
+    remove_generic(ctx, req, "zremrangebyscore", |z| {
         let (lo, hi) = z.score_span(&r);
         Some((lo, hi - lo))
     })
@@ -325,7 +333,7 @@ pub(super) fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdR
 
 pub(super) fn zremrangebylex(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let r = parse_lex_range(req.arg(2), req.arg(3))?;
-    remove_generic(ctx, req, |z| {
+    remove_generic(ctx, req, "zremrangebylex", |z| {
         let first = z.lex_first(&r, false)?;
         let n = z
             .iter_from(first, false)

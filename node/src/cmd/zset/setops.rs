@@ -309,7 +309,12 @@ fn generic(
     match dst {
         Some(dst) => {
             let (shard, slot) = m.for_key(dst);
-            let n = store(shard, slot, dst, ZSet::from_sorted(result), &clock);
+            let event = match op {
+                Op::Union => "zunionstore",
+                Op::Inter => "zinterstore",
+                Op::Diff => "zdiffstore",
+            };
+            let n = store(shard, slot, dst, ZSet::from_sorted(result), &clock, event);
             ctx.out.int(n as i64);
         }
         None => {

@@ -390,6 +390,7 @@ impl Shard {
                     tracing::error!("{}", TierError::Corrupt);
                 } else {
                     self.stats.expired += 1;
+                    self.events.emit(crate::notify::EXPIRED, "expired", key);
                 }
                 if let Some(p) = cold::decode_pointer(&data) {
                     if let Some(c) = &warm.cold {
@@ -680,6 +681,7 @@ impl Shard {
         self.stats.expired += dead.len() as u64;
         for (k, size) in &dead {
             self.mark_dirty_sized(k, *size);
+            self.events.emit(crate::notify::EXPIRED, "expired", k);
             self.touched(k);
         }
     }
