@@ -449,21 +449,47 @@ fn incrbyfloat(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
 
 // ---- APPEND STRLEN GETRANGE SETRANGE ----
 
+/// Changes the live string at `key` in place: resized to `len`, then `write` on its bytes.
+/// Keeps the expiry, touches the access clock, fires the write hooks around the change. A
+/// long value grows into spare room (see `Entry::str_resize`): appending piece by piece is
+/// linear, as in Redis, not a copy of the whole value per piece.
+fn rewrite_in_place(
+    shard: &mut Shard,
+    slot: u16,
+    key: &[u8],
+    clock: &Clock,
+    len: usize,
+    write: impl FnOnce(&mut [u8]),
+) {
+    shard.changing(key);
+    let e = shard.peek(slot, key, clock.ms).expect("a live string");
+    e.set_lru(lru_for_write(Some(e.lru()), clock));
+    write(e.str_resize(len).expect("a string"));
+    shard.changed(key);
+}
+
 fn append(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let (key, tail) = (req.arg(1), req.arg(2));
     let clock = ctx.clock;
     let max = max_len(ctx);
     let (mut shard, slot) = ctx.db.lock_key(key);
-    let (value, expire) = match string_for_write(&mut shard, slot, key, clock.ms)? {
-        None => (tail.to_vec(), 0),
-        Some((s, at)) => {
-            check_length((s.len() as u64).checked_add(tail.len() as u64), max)?;
-            ([s, tail].concat(), at)
+    let len = match string_for_write(&mut shard, slot, key, clock.ms)? {
+        None => {
+            store(&mut shard, slot, key, tail, 0, &clock);
+            tail.len()
+        }
+        Some((s, _)) => {
+            let old = s.len();
+            check_length((old as u64).checked_add(tail.len() as u64), max)?;
+            let len = old + tail.len();
+            rewrite_in_place(&mut shard, slot, key, &clock, len, |v| {
+                v[old..].copy_from_slice(tail)
+            });
+            len
         }
     };
-    store(&mut shard, slot, key, &value, expire, &clock);
     shard.events.emit(notify::STRING, "append", key);
-    ctx.out.int(value.len() as i64);
+    ctx.out.int(len as i64);
     Ok(())
 }
 
@@ -515,26 +541,31 @@ fn setrange(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     let clock = ctx.clock;
     let max = max_len(ctx);
     let (mut shard, slot) = ctx.db.lock_key(key);
-    let (old, expire) = match string_for_write(&mut shard, slot, key, clock.ms)? {
-        None => (&b""[..], 0),
-        Some((s, at)) => (s, at),
-    };
+    let old = string_for_write(&mut shard, slot, key, clock.ms)?.map(|(s, _)| s.len());
     // Writing nothing changes nothing (and creates no key).
     if patch.is_empty() {
-        ctx.out.int(old.len() as i64);
+        ctx.out.int(old.unwrap_or(0) as i64);
         return Ok(());
     }
     check_length((offset as u64).checked_add(patch.len() as u64), max)?;
-    let offset = offset as usize;
-    let mut value = Vec::with_capacity(old.len().max(offset + patch.len()));
-    value.extend_from_slice(old);
-    if value.len() < offset + patch.len() {
-        value.resize(offset + patch.len(), 0);
-    }
-    value[offset..offset + patch.len()].copy_from_slice(patch);
-    store(&mut shard, slot, key, &value, expire, &clock);
+    let (offset, end) = (offset as usize, offset as usize + patch.len());
+    let len = match old {
+        None => {
+            let mut value = vec![0; end];
+            value[offset..].copy_from_slice(patch);
+            store(&mut shard, slot, key, &value, 0, &clock);
+            end
+        }
+        Some(old) => {
+            let len = old.max(end);
+            rewrite_in_place(&mut shard, slot, key, &clock, len, |v| {
+                v[offset..end].copy_from_slice(patch)
+            });
+            len
+        }
+    };
     shard.events.emit(notify::STRING, "setrange", key);
-    ctx.out.int(value.len() as i64);
+    ctx.out.int(len as i64);
     Ok(())
 }
 

@@ -1,12 +1,20 @@
 //! One key and its value, packed to keep per-key overhead small (a headline number).
 //!
 //! A string key is a single allocation: `[flags][lru:3][expire:8 if set][keylen varint][key]
-//! [value]`, held by a 16-byte fat pointer. Collections carry a boxed header with the key,
+//! [value]`, held by a 16-byte fat pointer. A string grown in place (APPEND, SETRANGE) past
+//! [`SPARE_FROM`] bytes keeps spare room after its value and the value's length in the last
+//! 8 bytes (`FLAG_SPARE`), as Redis's sds strings do: building a value piece by piece then
+//! costs linear time, not a copy of the whole value per piece. Collections carry a boxed header with the key,
 //! the expiry and the access clock beside the value. The table stores `Entry` (16 bytes).
 
 use crate::types::Value;
 
 const FLAG_EXPIRE: u8 = 1;
+const FLAG_SPARE: u8 = 2;
+/// Strings grown in place to at least this many bytes get spare room.
+pub const SPARE_FROM: usize = 1024;
+/// Spare room doubles the value up to this size, then adds this much (sds's SDS_MAX_PREALLOC).
+const MAX_PREALLOC: usize = 1024 * 1024;
 
 /// Access metadata: Redis's 24-bit LRU clock (seconds) or LFU (16-bit minutes + 8-bit log
 /// counter), depending on the eviction policy.
@@ -133,6 +141,61 @@ impl Entry {
         }
     }
 
+    /// Where a string entry's value starts and ends in its allocation.
+    fn str_value_range(b: &[u8]) -> (usize, usize) {
+        let at = Self::str_key_at(b);
+        let (klen, n) = get_varint(&b[at..]);
+        let start = at + n + klen;
+        if b[0] & FLAG_SPARE == 0 {
+            return (start, b.len());
+        }
+        let len = u64::from_le_bytes(b[b.len() - 8..].try_into().expect("8 bytes"));
+        (start, start + len as usize)
+    }
+
+    /// Resizes a string's value to `len` bytes (zeros when it grows) and returns it for
+    /// writing in place; `None` for a collection. Growth to [`SPARE_FROM`] bytes or more
+    /// leaves spare room (double the value, at most 1 MiB more), so that the next growth
+    /// usually copies nothing. The header (expiry, access clock) is kept.
+    pub fn str_resize(&mut self, len: usize) -> Option<&mut [u8]> {
+        let Entry::Str(b) = self else {
+            return None;
+        };
+        let (start, end) = Self::str_value_range(b);
+        let spare = b[0] & FLAG_SPARE != 0;
+        let room = if spare {
+            b.len() - 8 - start
+        } else {
+            b.len() - start
+        };
+        if spare && len <= room {
+            if len > end - start {
+                b[end..start + len].fill(0);
+            }
+            let at = b.len() - 8;
+            b[at..].copy_from_slice(&(len as u64).to_le_bytes());
+        } else if len != end - start || spare {
+            let keep = (end - start).min(len);
+            let grown = len >= SPARE_FROM;
+            let room = if !grown {
+                len
+            } else {
+                len.saturating_add(len.min(MAX_PREALLOC))
+            };
+            let mut n = Vec::with_capacity(start + room + if grown { 8 } else { 0 });
+            n.extend_from_slice(&b[..start + keep]);
+            n.resize(start + room, 0);
+            if grown {
+                n[0] |= FLAG_SPARE;
+                n.extend_from_slice(&(len as u64).to_le_bytes());
+            } else {
+                n[0] &= !FLAG_SPARE;
+            }
+            *b = n.into_boxed_slice();
+        }
+        Some(&mut b[start..start + len])
+    }
+
     pub fn key(&self) -> &[u8] {
         match self {
             Entry::Str(b) => {
@@ -155,9 +218,8 @@ impl Entry {
     pub fn as_str(&self) -> Option<&[u8]> {
         match self {
             Entry::Str(b) => {
-                let at = Self::str_key_at(b);
-                let (klen, n) = get_varint(&b[at..]);
-                Some(&b[at + n + klen..])
+                let (start, end) = Self::str_value_range(b);
+                Some(&b[start..end])
             }
             Entry::Obj(_) => None,
         }
@@ -288,5 +350,55 @@ mod tests {
         assert_eq!(e.as_str(), Some(&b""[..]));
         assert!(e.is_expired(5));
         assert!(!e.is_expired(4));
+    }
+
+    #[test]
+    fn strings_grow_in_place_with_spare_room() {
+        let mut e = Entry::string(b"key", b"abc", 1_700_000_000_000, 0x42);
+        // Small growth re-packs exactly.
+        e.str_resize(5).unwrap()[3..].copy_from_slice(b"de");
+        assert_eq!(e.as_str(), Some(&b"abcde"[..]));
+        assert_eq!(e.mem_usage(), 16 + 12 + 1 + 3 + 5);
+        // Past SPARE_FROM: room for as much again, the value's length at the end.
+        e.str_resize(SPARE_FROM).unwrap();
+        let v = e.as_str().unwrap();
+        assert_eq!(v.len(), SPARE_FROM);
+        assert_eq!(&v[..5], b"abcde");
+        assert!(v[5..].iter().all(|&b| b == 0));
+        assert_eq!(e.mem_usage(), 16 + 12 + 1 + 3 + 2 * SPARE_FROM + 8);
+        let before = e.mem_usage();
+        // Growth within the room copies nothing and zero-fills.
+        e.str_resize(SPARE_FROM + 10).unwrap()[SPARE_FROM..].copy_from_slice(b"0123456789");
+        assert_eq!(e.mem_usage(), before);
+        assert_eq!(&e.as_str().unwrap()[SPARE_FROM..], b"0123456789");
+        e.str_resize(SPARE_FROM + 4).unwrap();
+        e.str_resize(SPARE_FROM + 8).unwrap();
+        assert_eq!(&e.as_str().unwrap()[SPARE_FROM..], b"0123\0\0\0\0");
+        // The header survives: key, expiry, access clock.
+        assert_eq!(e.key(), b"key");
+        assert_eq!(e.expire_at(), 1_700_000_000_000);
+        assert_eq!(e.lru(), 0x42);
+        e.set_lru(0x43);
+        assert_eq!(e.lru(), 0x43);
+        // Past the room: re-packed with new room.
+        e.str_resize(3 * SPARE_FROM).unwrap();
+        assert_eq!(e.as_str().unwrap().len(), 3 * SPARE_FROM);
+        assert_eq!(&e.as_str().unwrap()[..5], b"abcde");
+        // A changed expiry re-packs exactly, the value intact.
+        e.set_expire_at(0);
+        assert_eq!(e.as_str().unwrap().len(), 3 * SPARE_FROM);
+        assert_eq!(e.mem_usage(), 16 + 4 + 1 + 3 + 3 * SPARE_FROM);
+        assert_eq!(e.key(), b"key");
+        // Spare room grows by at most 1 MiB.
+        let mut big = Entry::string(b"k", b"", 0, 0);
+        big.str_resize(4 * MAX_PREALLOC).unwrap();
+        assert_eq!(big.mem_usage(), 16 + 4 + 1 + 1 + 5 * MAX_PREALLOC + 8);
+        // Shrinking keeps the room.
+        big.str_resize(3).unwrap().copy_from_slice(b"xyz");
+        assert_eq!(big.as_str(), Some(&b"xyz"[..]));
+        assert_eq!(big.mem_usage(), 16 + 4 + 1 + 1 + 5 * MAX_PREALLOC + 8);
+        assert!(Entry::object(b"h", Value::List(Default::default()), 0, 0)
+            .str_resize(1)
+            .is_none());
     }
 }
