@@ -188,6 +188,23 @@ async fn command_families_and_cross_slot_commands() {
     );
     let _: () = d.set("key:0", "changed").await.unwrap();
     assert_eq!(c.get::<_, String>("key:0").await.unwrap(), "changed");
+
+    // Bitmaps route by key from the shared table; BITOP's keys must share a slot.
+    let (x, y) = (key_on(&cluster, 0, "bits-"), key_on(&cluster, 2, "bits-"));
+    let mut raw = proxy.raw().await;
+    raw.call(&["SETBIT", &x, "9", "1"], b":0\r\n").await;
+    raw.call(&["GETBIT", &x, "9"], b":1\r\n").await;
+    raw.call(&["BITCOUNT", &x], b":1\r\n").await;
+    raw.call(&["BITPOS", &x, "1"], b":9\r\n").await;
+    raw.call(
+        &["BITOP", "OR", &y, &x],
+        b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+    )
+    .await;
+    raw.call(&["BITOP", "NOT", "{b}2", "{b}1"], b":0\r\n").await;
+    raw.call(&["SETBIT", "{b}1", "0", "1"], b":0\r\n").await;
+    raw.call(&["BITOP", "NOT", "{b}2", "{b}1"], b":1\r\n").await;
+    raw.call(&["GET", "{b}2"], b"$1\r\n\x7f\r\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 //! AUTH, MULTI queueing, maxmemory), then the family's handler. One module per family; each
 //! lists its handlers in a `HANDLERS` table keyed by the command's name.
 
+pub mod bitmap;
 pub mod cluster;
 pub mod collection;
 pub mod command;
@@ -111,9 +112,10 @@ fn handlers() -> &'static [Option<Handler>] {
     static TABLE: OnceLock<Vec<Option<Handler>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut v: Vec<Option<Handler>> = vec![None; COMMANDS.len()];
-        let families: [&[(&str, Handler)]; 12] = [
+        let families: [&[(&str, Handler)]; 13] = [
             cluster::HANDLERS,
             string::HANDLERS,
+            bitmap::HANDLERS,
             keys::HANDLERS,
             server::HANDLERS,
             connection::HANDLERS,

@@ -9,6 +9,7 @@ mod common;
 mod tier_harness;
 
 mod binary;
+mod bitmaps;
 mod cluster_basic;
 mod cluster_migration;
 mod cluster_resharding;

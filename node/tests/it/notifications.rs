@@ -6,14 +6,14 @@ use crate::common::*;
 use std::time::Duration;
 
 /// A server under test: a connection for commands and a subscriber to every notification.
-struct Side {
+pub(crate) struct Side {
     name: &'static str,
     cmd: Raw,
     sub: Raw,
 }
 
 impl Side {
-    async fn new(name: &'static str, addr: std::net::SocketAddr) -> Side {
+    pub(crate) async fn new(name: &'static str, addr: std::net::SocketAddr) -> Side {
         let mut sub = Raw::connect(addr).await;
         sub.cmd(&["PSUBSCRIBE", "__key*__:*"]).await;
         let reply = read_reply(&mut sub).await;
@@ -25,7 +25,7 @@ impl Side {
         }
     }
 
-    async fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+    pub(crate) async fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
         self.cmd.send(&encode_bin(args)).await;
         read_reply(&mut self.cmd).await
     }
@@ -53,7 +53,7 @@ impl Side {
 }
 
 /// Runs `script` on both servers, asserting equal replies, then equal notifications.
-async fn same(ours: &mut Side, redis: &mut Side, script: &[&[&str]]) -> Vec<String> {
+pub(crate) async fn same(ours: &mut Side, redis: &mut Side, script: &[&[&str]]) -> Vec<String> {
     for args in script {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         let r = redis.call(&args).await;

@@ -91,6 +91,7 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
         ("list", "@list"),
         ("hash", "@hash"),
         ("string", "@string"),
+        ("bitmap", "@bitmap"),
     ] {
         if group(g) {
             cats.push(cat);
