@@ -1,4 +1,4 @@
-//! Bitmaps: SETBIT GETBIT BITCOUNT BITPOS BITOP, on string values as Redis 7.0 defines them
+//! Bitmaps: SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD, on string values as Redis 7.0 defines them
 //! (bit 0 is the most significant bit of the first byte; a missing key is all zeros). SETBIT
 //! changes the value in place; growth leaves spare room past 1 KiB, so setting bits at rising
 //! offsets costs no copy of the whole bitmap each time.
@@ -7,7 +7,7 @@ use super::keys::lru_for_write;
 use super::{eq_ic, parse_int, CmdError, CmdResult, Ctx, Handler};
 use crate::db::Entry;
 use crate::notify;
-use autocache_proto::resp::Request;
+use autocache_proto::resp::{ReplyBuf, Request};
 use std::sync::atomic::Ordering::Relaxed;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
@@ -16,6 +16,8 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("bitcount", bitcount),
     ("bitpos", bitpos),
     ("bitop", bitop),
+    ("bitfield", bitfield),
+    ("bitfield_ro", bitfield_ro),
 ];
 
 /// A bit offset: an integer from 0 to below 8 x proto-max-bulk-len (2^32 by default).
@@ -278,6 +280,341 @@ fn bitop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     }
     ctx.out.int(len as i64);
     Ok(())
+}
+
+// ---- BITFIELD ----
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+#[derive(Clone, Copy)]
+enum FieldOp {
+    Get,
+    Set(i64),
+    IncrBy(i64),
+}
+
+#[derive(Clone, Copy)]
+struct Field {
+    op: FieldOp,
+    signed: bool,
+    bits: u32,
+    offset: u64,
+    overflow: Overflow,
+}
+
+/// `i1`..`i64` or `u1`..`u63`: (signed, bits).
+fn parse_type(arg: &[u8]) -> Result<(bool, u32), CmdError> {
+    let bad = || {
+        CmdError::msg(
+            "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+        )
+    };
+    let signed = match arg.first() {
+        Some(b'i' | b'I') => true,
+        Some(b'u' | b'U') => false,
+        _ => return Err(bad()),
+    };
+    let bits = std::str::from_utf8(&arg[1..])
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .filter(|&b| b >= 1 && b <= if signed { 64 } else { 63 })
+        .ok_or_else(bad)?;
+    Ok((signed, bits))
+}
+
+/// A field's offset: bits, or `#n` for n times the field's width.
+fn parse_field_offset(ctx: &Ctx<'_, '_>, arg: &[u8], bits: u32) -> Result<u64, CmdError> {
+    let max = ctx.server.settings.proto_max_bulk_len.load(Relaxed);
+    let (hash, digits) = match arg.split_first() {
+        Some((b'#', rest)) => (true, rest),
+        _ => (false, arg),
+    };
+    let n = parse_int(digits).ok().and_then(|n| {
+        if hash {
+            n.checked_mul(bits as i64)
+        } else {
+            Some(n)
+        }
+    });
+    match n {
+        Some(n) if n >= 0 && (n as u64 >> 3) < max => Ok(n as u64),
+        _ => Err(CmdError::msg(
+            "ERR bit offset is not an integer or out of range",
+        )),
+    }
+}
+
+fn parse_fields(
+    ctx: &Ctx<'_, '_>,
+    req: &Request<'_>,
+    read_only: bool,
+) -> Result<Vec<Field>, CmdError> {
+    let mut fields = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut i = 2;
+    while i < req.len() {
+        let sub = req.arg(i);
+        let takes = if eq_ic(sub, "get") {
+            2
+        } else if eq_ic(sub, "set") || eq_ic(sub, "incrby") {
+            3
+        } else if eq_ic(sub, "overflow") {
+            1
+        } else {
+            return Err(CmdError::Syntax);
+        };
+        if i + takes >= req.len() {
+            return Err(CmdError::Syntax);
+        }
+        if takes == 1 {
+            let kind = req.arg(i + 1);
+            overflow = if eq_ic(kind, "wrap") {
+                Overflow::Wrap
+            } else if eq_ic(kind, "sat") {
+                Overflow::Sat
+            } else if eq_ic(kind, "fail") {
+                Overflow::Fail
+            } else {
+                return Err(CmdError::msg("ERR Invalid OVERFLOW type specified"));
+            };
+            i += 2;
+            continue;
+        }
+        let (signed, bits) = parse_type(req.arg(i + 1))?;
+        let offset = parse_field_offset(ctx, req.arg(i + 2), bits)?;
+        let op = if takes == 2 {
+            FieldOp::Get
+        } else {
+            let n = parse_int(req.arg(i + 3))?;
+            if eq_ic(sub, "set") {
+                FieldOp::Set(n)
+            } else {
+                FieldOp::IncrBy(n)
+            }
+        };
+        if read_only && !matches!(op, FieldOp::Get) {
+            return Err(CmdError::msg(
+                "ERR BITFIELD_RO only supports the GET subcommand",
+            ));
+        }
+        fields.push(Field {
+            op,
+            signed,
+            bits,
+            offset,
+            overflow,
+        });
+        i += takes + 1;
+    }
+    Ok(fields)
+}
+
+fn get_unsigned(bytes: &[u8], offset: u64, bits: u32) -> u64 {
+    (0..u64::from(bits)).fold(0, |v, j| (v << 1) | u64::from(bit_at(bytes, offset + j)))
+}
+
+fn get_signed(bytes: &[u8], offset: u64, bits: u32) -> i64 {
+    let v = get_unsigned(bytes, offset, bits);
+    if bits < 64 && v & (1 << (bits - 1)) != 0 {
+        (v | (u64::MAX << bits)) as i64
+    } else {
+        v as i64
+    }
+}
+
+fn set_unsigned(bytes: &mut [u8], offset: u64, bits: u32, value: u64) {
+    for j in 0..u64::from(bits) {
+        let i = offset + j;
+        let mask = 0x80u8 >> (i & 7);
+        let byte = &mut bytes[(i >> 3) as usize];
+        if value & (1 << (u64::from(bits) - 1 - j)) != 0 {
+            *byte |= mask;
+        } else {
+            *byte &= !mask;
+        }
+    }
+}
+
+/// Redis's checkUnsignedBitfieldOverflow: whether `value + incr` leaves `bits` bits, and
+/// the value WRAP or SAT turn it into.
+fn unsigned_overflow(value: u64, incr: i64, bits: u32, how: Overflow) -> Option<u64> {
+    let max = (1u64 << bits) - 1;
+    let wrap = || value.wrapping_add(incr as u64) & max;
+    let over = value > max || (incr > 0 && incr as u64 > max - value);
+    let under = !over && incr < 0 && incr.unsigned_abs() > value;
+    match (over, under, how) {
+        (false, false, _) => None,
+        (_, _, Overflow::Wrap) => Some(wrap()),
+        (true, _, _) => Some(max),
+        (_, true, _) => Some(0),
+    }
+}
+
+/// Redis's checkSignedBitfieldOverflow.
+fn signed_overflow(value: i64, incr: i64, bits: u32, how: Overflow) -> Option<i64> {
+    let max = if bits == 64 {
+        i64::MAX
+    } else {
+        (1i64 << (bits - 1)) - 1
+    };
+    let min = -max - 1;
+    let maxincr = (max as u64).wrapping_sub(value as u64) as i64;
+    let minincr = min.wrapping_sub(value);
+    let over =
+        value > max || (bits != 64 && incr > maxincr) || (value >= 0 && incr > 0 && incr > maxincr);
+    let under = !over
+        && (value < min
+            || (bits != 64 && incr < minincr)
+            || (value < 0 && incr < 0 && incr < minincr));
+    let wrap = || {
+        let c = (value as u64).wrapping_add(incr as u64);
+        if bits == 64 {
+            c as i64
+        } else if c & (1 << (bits - 1)) != 0 {
+            (c | (u64::MAX << bits)) as i64
+        } else {
+            (c & !(u64::MAX << bits)) as i64
+        }
+    };
+    match (over, under, how) {
+        (false, false, _) => None,
+        (_, _, Overflow::Wrap) => Some(wrap()),
+        (true, _, _) => Some(max),
+        (_, true, _) => Some(min),
+    }
+}
+
+/// A field's value (bits past the string's end read as zeros).
+fn read_field(bytes: &[u8], f: &Field) -> i64 {
+    if f.signed {
+        get_signed(bytes, f.offset, f.bits)
+    } else {
+        get_unsigned(bytes, f.offset, f.bits) as i64
+    }
+}
+
+/// Runs one field's operation: its reply (None: null, a write refused by OVERFLOW FAIL) and
+/// whether it changed the field's bits.
+fn apply_field(bytes: &mut [u8], f: &Field) -> (Option<i64>, bool) {
+    let (value, incr) = match f.op {
+        FieldOp::Get => return (Some(read_field(bytes, f)), false),
+        FieldOp::Set(v) => (v, 0),
+        FieldOp::IncrBy(n) => (n, n),
+    };
+    let set = matches!(f.op, FieldOp::Set(_));
+    let (new, reply) = if f.signed {
+        let old = get_signed(bytes, f.offset, f.bits);
+        let (base, add) = if set { (value, 0) } else { (old, incr) };
+        let overflow = signed_overflow(base, add, f.bits, f.overflow);
+        if overflow.is_some() && f.overflow == Overflow::Fail {
+            return (None, false);
+        }
+        let new = overflow.unwrap_or_else(|| base.wrapping_add(add));
+        (new as u64, if set { old } else { new })
+    } else {
+        let old = get_unsigned(bytes, f.offset, f.bits);
+        let (base, add) = if set { (value as u64, 0) } else { (old, incr) };
+        let overflow = unsigned_overflow(base, add, f.bits, f.overflow);
+        if overflow.is_some() && f.overflow == Overflow::Fail {
+            return (None, false);
+        }
+        let new = overflow.unwrap_or_else(|| base.wrapping_add(add as u64));
+        (new, if set { old as i64 } else { new as i64 })
+    };
+    let mask = if f.bits == 64 {
+        u64::MAX
+    } else {
+        (1 << f.bits) - 1
+    };
+    let changed = get_unsigned(bytes, f.offset, f.bits) != new & mask;
+    set_unsigned(bytes, f.offset, f.bits, new);
+    (Some(reply), changed)
+}
+
+fn reply_fields(out: &mut ReplyBuf, replies: &[Option<i64>]) {
+    out.array(replies.len());
+    for r in replies {
+        match r {
+            Some(n) => out.int(*n),
+            None => out.null(),
+        }
+    }
+}
+
+/// `BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset increment]
+/// [OVERFLOW WRAP|SAT|FAIL] ...`: every argument is checked before anything runs; a write
+/// grows the string to the farthest field written.
+fn bitfield(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
+    let fields = parse_fields(ctx, req, false)?;
+    let Some(reach) = fields
+        .iter()
+        .filter(|f| !matches!(f.op, FieldOp::Get))
+        .map(|f| ((f.offset + u64::from(f.bits) - 1) >> 3) as usize + 1)
+        .max()
+    else {
+        return read_fields(ctx, req.arg(1), &fields);
+    };
+    let key = req.arg(1);
+    let clock = ctx.clock;
+    let (mut shard, slot) = ctx.db.lock_key(key);
+    let mut replies = Vec::with_capacity(fields.len());
+    let mut changes = 0;
+    // As Redis: a write counts as a change (WATCH, notification) when it changed its bits
+    // or the string was created or grown for it.
+    let Some(e) = shard.peek(slot, key, clock.ms) else {
+        let mut value = vec![0u8; reach];
+        for f in &fields {
+            let (r, _) = apply_field(&mut value, f);
+            changes += usize::from(r.is_some() && !matches!(f.op, FieldOp::Get));
+            replies.push(r);
+        }
+        shard.insert(slot, Entry::string(key, &value, 0, clock.initial_lru()));
+        if changes > 0 {
+            shard.events.emit(notify::STRING, "setbit", key);
+        }
+        reply_fields(ctx.out, &replies);
+        return Ok(());
+    };
+    let len = e.as_str().ok_or(CmdError::WrongType)?.len();
+    shard.changing(key);
+    let e = shard.peek(slot, key, clock.ms).expect("a live string");
+    e.set_lru(lru_for_write(Some(e.lru()), &clock));
+    let bytes = e.str_resize(len.max(reach)).expect("a string");
+    let grown = reach > len;
+    for f in &fields {
+        let (r, changed) = apply_field(bytes, f);
+        changes += usize::from(r.is_some() && !matches!(f.op, FieldOp::Get) && (grown || changed));
+        replies.push(r);
+    }
+    if changes > 0 {
+        shard.changed(key);
+        shard.events.emit(notify::STRING, "setbit", key);
+    }
+    reply_fields(ctx.out, &replies);
+    Ok(())
+}
+
+/// GETs only: a missing key reads as zeros, nothing is created.
+fn read_fields(ctx: &mut Ctx<'_, '_>, key: &[u8], fields: &[Field]) -> CmdResult {
+    let (mut shard, slot) = ctx.db.lock_key(key);
+    let bytes: &[u8] = match shard.get(slot, key, &ctx.clock) {
+        None => &[],
+        Some(e) => e.as_str().ok_or(CmdError::WrongType)?,
+    };
+    let replies: Vec<Option<i64>> = fields.iter().map(|f| Some(read_field(bytes, f))).collect();
+    drop(shard);
+    reply_fields(ctx.out, &replies);
+    Ok(())
+}
+
+fn bitfield_ro(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
+    let fields = parse_fields(ctx, req, true)?;
+    read_fields(ctx, req.arg(1), &fields)
 }
 
 #[cfg(test)]

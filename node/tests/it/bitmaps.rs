@@ -1,5 +1,5 @@
 //! Bitmaps against a real redis-server 7.0: fixed edge cases, then a few thousand random
-//! SETBIT/GETBIT/BITCOUNT/BITPOS/BITOP commands; every reply and every keyspace
+//! SETBIT/GETBIT/BITCOUNT/BITPOS/BITOP/BITFIELD commands; every reply and every keyspace
 //! notification must be identical.
 
 use crate::common::*;
@@ -106,6 +106,110 @@ async fn bitmaps_match_redis() {
             &["BITOP", "OR", "d", "nokey", "nokey2"],
             &["EXISTS", "d"],
             &["BITOP", "OR", "d", "nokey"],
+            // BITFIELD and BITFIELD_RO.
+            &[
+                "BITFIELD", "bf", "SET", "i8", "0", "100", "GET", "i8", "0", "INCRBY", "i8", "0",
+                "100",
+            ],
+            &[
+                "BITFIELD", "bf", "OVERFLOW", "SAT", "INCRBY", "i8", "0", "-300", "OVERFLOW",
+                "FAIL", "INCRBY", "i8", "0", "-1", "GET", "u4", "#1",
+            ],
+            &[
+                "BITFIELD", "bf", "SET", "u8", "#2", "-1", "GET", "u8", "16", "OVERFLOW", "SAT",
+                "SET", "u8", "#2", "300",
+            ],
+            &[
+                "BITFIELD",
+                "bf",
+                "SET",
+                "i64",
+                "0",
+                "9223372036854775807",
+                "INCRBY",
+                "i64",
+                "0",
+                "1",
+                "GET",
+                "i64",
+                "0",
+            ],
+            &[
+                "BITFIELD",
+                "bf",
+                "OVERFLOW",
+                "SAT",
+                "INCRBY",
+                "i64",
+                "0",
+                "-1",
+                "INCRBY",
+                "i64",
+                "0",
+                "-1",
+                "OVERFLOW",
+                "FAIL",
+                "INCRBY",
+                "i64",
+                "0",
+                "-9223372036854775808",
+            ],
+            &[
+                "BITFIELD",
+                "bf",
+                "SET",
+                "u63",
+                "1",
+                "9223372036854775807",
+                "GET",
+                "u63",
+                "1",
+                "INCRBY",
+                "u63",
+                "1",
+                "1",
+            ],
+            &["BITFIELD", "bf", "GET", "u64", "0"],
+            &["BITFIELD", "bf", "GET", "i65", "0"],
+            &["BITFIELD", "bf", "GET", "x8", "0"],
+            &["BITFIELD", "bf", "GET", "u0", "0"],
+            &["BITFIELD", "bf", "GET", "u8"],
+            &["BITFIELD", "bf", "FOO", "u8", "0"],
+            &["BITFIELD", "bf", "OVERFLOW", "BAD", "GET", "u8", "0"],
+            &["BITFIELD", "bf", "SET", "i8", "0", "x"],
+            &["BITFIELD", "bf", "GET", "u8", "-1"],
+            &["BITFIELD", "bf", "GET", "u8", "#-1"],
+            &["BITFIELD", "bf", "GET", "u8", "#x"],
+            &["BITFIELD", "bf", "GET", "u8", "4294967296"],
+            &[
+                "BITFIELD",
+                "bf",
+                "SET",
+                "u8",
+                "0",
+                "1",
+                "GET",
+                "u8",
+                "4294967296",
+            ],
+            &["BITFIELD", "bf"],
+            &["GET", "bf"],
+            &["BITFIELD_RO", "bf", "GET", "u8", "0", "GET", "i16", "#3"],
+            &["BITFIELD_RO", "bf", "GET", "u8", "0", "SET", "u8", "0", "1"],
+            &["BITFIELD_RO", "bf", "INCRBY", "u8", "0", "1"],
+            &["BITFIELD", "nokey", "GET", "u8", "0"],
+            &["EXISTS", "nokey"],
+            &[
+                "BITFIELD", "nokey2", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "10",
+            ],
+            &["GET", "nokey2"],
+            &[
+                "BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "100", "10",
+            ],
+            &["STRLEN", "bf"],
+            &["BITFIELD", "l", "GET", "u8", "0"],
+            &["BITFIELD_RO", "l", "GET", "u8", "0"],
+            &["BITFIELD_RO", "nokey", "GET", "u8", "0"],
         ],
     )
     .await;
@@ -128,7 +232,47 @@ async fn bitmaps_match_redis() {
             let int = |n: &mut dyn FnMut(u64) -> u64, span: u64| {
                 (n(2 * span + 1) as i64 - span as i64).to_string()
             };
-            let cmd: Vec<String> = match next(6) {
+            let cmd: Vec<String> = match next(7) {
+                6 => {
+                    let mut c = vec![
+                        if next(5) == 0 {
+                            "BITFIELD_RO"
+                        } else {
+                            "BITFIELD"
+                        }
+                        .into(),
+                        key,
+                    ];
+                    let ro = c[0] == "BITFIELD_RO";
+                    for _ in 0..1 + next(4) {
+                        if !ro && next(4) == 0 {
+                            c.push("OVERFLOW".into());
+                            c.push(["WRAP", "SAT", "FAIL"][next(3) as usize].into());
+                        }
+                        let signed = next(2) == 0;
+                        let bits = if next(5) == 0 {
+                            1 + next(if signed { 64 } else { 63 })
+                        } else {
+                            1 + next(12)
+                        };
+                        let ty = format!("{}{bits}", if signed { "i" } else { "u" });
+                        let offset = if next(3) == 0 {
+                            format!("#{}", next(8))
+                        } else {
+                            next(100).to_string()
+                        };
+                        let value = match next(4) {
+                            0 => (next(u64::MAX) as i64).to_string(),
+                            _ => int(&mut next, 300),
+                        };
+                        match if ro { 0 } else { next(3) } {
+                            0 => c.extend(["GET".into(), ty, offset]),
+                            1 => c.extend(["SET".into(), ty, offset, value]),
+                            _ => c.extend(["INCRBY".into(), ty, offset, value]),
+                        }
+                    }
+                    c
+                }
                 0 | 1 => {
                     let off = if next(10) == 0 { next(3000) } else { next(120) };
                     vec!["SETBIT".into(), key, off.to_string(), next(2).to_string()]

@@ -94,6 +94,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("bitcount", -2, READONLY, range(1, 1, 1), "bitmap", ByKey),
     cmd("bitpos", -3, READONLY, range(1, 1, 1), "bitmap", ByKey),
     cmd("bitop", -4, WRITE | DENYOOM, range(2, -1, 1), "bitmap", ByKey),
+    cmd("bitfield", -2, WRITE | DENYOOM, range(1, 1, 1), "bitmap", ByKey),
+    cmd("bitfield_ro", -2, READONLY | FAST, range(1, 1, 1), "bitmap", ByKey),
     // Keys
     cmd("del", -2, WRITE, range(1, -1, 1), "keyspace", ByKey),
     cmd("unlink", -2, WRITE | FAST, range(1, -1, 1), "keyspace", ByKey),
@@ -332,6 +334,8 @@ pub(super) static DOCS: &[CommandDoc] = &[
     doc("bitcount", "2.6.0", "bitmap", "O(N)", "Count set bits in a string"),
     doc("bitpos", "2.8.7", "bitmap", "O(N)", "Find first bit set or clear in a string"),
     doc("bitop", "2.6.0", "bitmap", "O(N)", "Perform bitwise operations between strings"),
+    doc("bitfield", "3.2.0", "bitmap", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings"),
+    doc("bitfield_ro", "6.0.0", "bitmap", "O(1) for each subcommand specified", "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD"),
     doc("del", "1.0.0", "generic", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).", "Delete a key"),
     doc("unlink", "4.0.0", "generic", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking."),
     doc("exists", "1.0.0", "generic", "O(N) where N is the number of keys to check.", "Determine if a key exists"),
