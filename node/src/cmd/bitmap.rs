@@ -53,7 +53,9 @@ fn setbit(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         if on {
             value[byte] = mask;
         }
-        shard.insert(slot, Entry::string(key, &value, 0, clock.initial_lru()));
+        let mut e = Entry::string(key, &value, 0, clock.initial_lru());
+        e.set_raw();
+        shard.insert(slot, e);
         shard.events.emit(notify::STRING, "setbit", key);
         ctx.out.int(0);
         return Ok(());
@@ -272,10 +274,9 @@ fn bitop(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         }
     } else {
         let old = shard.peek(slot, dst, clock.ms).map(|e| e.lru());
-        shard.insert(
-            slot,
-            Entry::string(dst, &out, 0, lru_for_write(old, &clock)),
-        );
+        let mut e = Entry::string(dst, &out, 0, lru_for_write(old, &clock));
+        e.set_raw();
+        shard.insert(slot, e);
         shard.events.emit(notify::STRING, "set", dst);
     }
     ctx.out.int(len as i64);
@@ -573,7 +574,9 @@ fn bitfield(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
             changes += usize::from(r.is_some() && !matches!(f.op, FieldOp::Get));
             replies.push(r);
         }
-        shard.insert(slot, Entry::string(key, &value, 0, clock.initial_lru()));
+        let mut e = Entry::string(key, &value, 0, clock.initial_lru());
+        e.set_raw();
+        shard.insert(slot, e);
         if changes > 0 {
             shard.events.emit(notify::STRING, "setbit", key);
         }

@@ -709,12 +709,14 @@ fn object_field(
 ) -> Result<ObjectReply, CmdError> {
     if eq_ic(sub, "encoding") {
         Ok(ObjectReply::Text(match (e.as_str(), e.value()) {
+            (Some(_), _) if e.is_raw() => "raw",
             (Some(s), _) => string_encoding(s),
             (None, Some(v)) => v.encoding(),
             (None, None) => "raw",
         }))
     } else if eq_ic(sub, "refcount") {
         let shared = shares_integers
+            && !e.is_raw()
             && e.as_str()
                 .filter(|s| s.len() <= 20)
                 .and_then(|s| parse_int(s).ok())

@@ -553,7 +553,9 @@ fn setrange(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
         None => {
             let mut value = vec![0; end];
             value[offset..].copy_from_slice(patch);
-            store(&mut shard, slot, key, &value, 0, &clock);
+            let mut e = Entry::string(key, &value, 0, clock.initial_lru());
+            e.set_raw();
+            shard.insert(slot, e);
             end
         }
         Some(old) => {

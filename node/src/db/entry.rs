@@ -11,6 +11,9 @@ use crate::types::Value;
 
 const FLAG_EXPIRE: u8 = 1;
 const FLAG_SPARE: u8 = 2;
+/// Written in place or built bit by bit (APPEND, SETRANGE, SETBIT, BITFIELD, BITOP): OBJECT
+/// ENCODING says "raw" whatever the length, as Redis's unshared sds strings.
+const FLAG_RAW: u8 = 4;
 /// Strings grown in place to at least this many bytes get spare room.
 pub const SPARE_FROM: usize = 1024;
 /// Spare room doubles the value up to this size, then adds this much (sds's SDS_MAX_PREALLOC).
@@ -193,7 +196,20 @@ impl Entry {
             }
             *b = n.into_boxed_slice();
         }
+        b[0] |= FLAG_RAW;
         Some(&mut b[start..start + len])
+    }
+
+    /// Marks a string "raw" (see `FLAG_RAW`); nothing for a collection.
+    pub fn set_raw(&mut self) {
+        if let Entry::Str(b) = self {
+            b[0] |= FLAG_RAW;
+        }
+    }
+
+    /// Whether a string was written in place or built bit by bit (OBJECT ENCODING "raw").
+    pub fn is_raw(&self) -> bool {
+        matches!(self, Entry::Str(b) if b[0] & FLAG_RAW != 0)
     }
 
     pub fn key(&self) -> &[u8] {
@@ -268,12 +284,16 @@ impl Entry {
                 if had && at != 0 {
                     b[4..12].copy_from_slice(&at.to_le_bytes());
                 } else if had != (at != 0) {
+                    let raw = self.is_raw();
                     *self = Entry::string(
                         self.key(),
                         self.as_str().unwrap_or_default(),
                         at,
                         self.lru(),
                     );
+                    if raw {
+                        self.set_raw();
+                    }
                 }
             }
             Entry::Obj(o) => o.expire_at = at,
