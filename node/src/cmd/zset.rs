@@ -485,11 +485,27 @@ fn zscan(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
             items.push((m.to_vec(), s));
         }
     });
+    let listpack = z.encoding() == "listpack";
     scan_util::reply_header(ctx.out, next, 2 * items.len());
     for (m, s) in &items {
         // Scores as bulk strings in both protocols, as Redis's scan replies.
         ctx.out.bulk(m);
-        ctx.out.bulk(format_double(*s).as_bytes());
+        ctx.out.bulk(scan_score(*s, listpack).as_bytes());
     }
     Ok(())
+}
+
+/// A score as Redis 7.0's ZSCAN writes it: a listpack holds an integral score within
+/// ±2^62 as an integer (1.2345678901234568e17 scans as 123456789012345680), any other as
+/// `%.17g`; a skip list's scores are written `%.17g` (ld2string's `%.17Lg` of the same
+/// value), a zero as "0".
+fn scan_score(s: f64, listpack: bool) -> String {
+    const HALF: f64 = (i64::MAX / 2) as f64;
+    if s == 0.0 {
+        "0".to_string()
+    } else if listpack && (-HALF..=HALF).contains(&s) && s == (s as i64) as f64 {
+        (s as i64).to_string()
+    } else {
+        format_double(s)
+    }
 }

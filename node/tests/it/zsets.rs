@@ -1559,3 +1559,73 @@ async fn lex_ranges_on_mixed_scores_follow_redis() {
     c.call(&["ZCARD", "mix"], b":4\r\n").await;
     s.stop().await;
 }
+
+/// ZSCAN writes scores as Redis 7.0 does for each encoding (listpack: integers as integers,
+/// others `%.17g`; skip list: long double `%.17Lf` trimmed), checked against redis-server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zscan_scores_match_redis() {
+    let ours = TestServer::start().await;
+    let redis = RedisServer::start().await;
+    let scores = [
+        "123456789012345680",
+        "0.1",
+        "2.5",
+        "1e-20",
+        "-0",
+        "1e300",
+        "inf",
+        "-inf",
+        "4611686018427387904",
+        "4611686018427387905",
+        "-4611686018427387904",
+        "9007199254740993",
+        "-3.25",
+        "100",
+    ];
+    let mut all = Vec::new();
+    for c in [ours.client().await, connect(&redis.url()).await] {
+        let mut c = c;
+        let mut seen = Vec::new();
+        for (key, filler) in [("small", 0), ("big", 200)] {
+            let mut add = redis::cmd("ZADD");
+            add.arg(key);
+            for (i, s) in scores.iter().enumerate() {
+                add.arg(*s).arg(format!("m{i}"));
+            }
+            for i in 0..filler {
+                add.arg(i).arg(format!("f{i}"));
+            }
+            let _: i64 = add.query_async(&mut c).await.unwrap();
+            let enc: String = redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(key)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            let mut cursor = "0".to_string();
+            let mut pairs = Vec::new();
+            loop {
+                let (next, items): (String, Vec<String>) = redis::cmd("ZSCAN")
+                    .arg(key)
+                    .arg(&cursor)
+                    .arg("MATCH")
+                    .arg("m*")
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                pairs.extend(items.chunks(2).map(|p| (p[0].clone(), p[1].clone())));
+                if next == "0" {
+                    break;
+                }
+                cursor = next;
+            }
+            pairs.sort();
+            seen.push((enc, pairs));
+        }
+        all.push(seen);
+    }
+    assert_eq!(all[0], all[1]);
+    assert_eq!(all[0][0].0, "listpack");
+    assert_eq!(all[0][1].0, "skiplist");
+    ours.stop().await;
+}
