@@ -32,6 +32,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("getrange", getrange),
     ("setrange", setrange),
     ("substr", getrange),
+    ("lcs", lcs),
 ];
 
 fn string_of(e: &Entry) -> Result<&[u8], CmdError> {
@@ -568,6 +569,141 @@ fn setrange(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
     };
     shard.events.emit(notify::STRING, "setrange", key);
     ctx.out.int(len as i64);
+    Ok(())
+}
+
+// ---- LCS ----
+
+/// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`: the longest common
+/// subsequence of two strings (missing keys are empty), by Redis 7.0's dynamic programming
+/// and backtracking, so that IDX lists the same ranges in the same order. The table is
+/// (len1 + 1) x (len2 + 1) 32-bit cells, refused past proto-max-bulk-len as in Redis.
+fn lcs(ctx: &mut Ctx<'_, '_>, req: &Request<'_>) -> CmdResult {
+    let clock = ctx.clock;
+    let (k1, k2) = (req.arg(1), req.arg(2));
+    // As Redis: both keys are read, their types checked, then the options parsed.
+    let mut strings: [Option<Vec<u8>>; 2] = Default::default();
+    {
+        let mut m = ctx.db.lock_keys([k1, k2]);
+        for (s, key) in strings.iter_mut().zip([k1, k2]) {
+            let (shard, slot) = m.for_key(key);
+            *s = match shard.get(slot, key, &clock) {
+                None => Some(Vec::new()),
+                Some(e) => e.as_str().map(<[u8]>::to_vec),
+            };
+        }
+    }
+    let [Some(a), Some(b)] = &strings else {
+        return Err(CmdError::msg(
+            "ERR The specified keys must contain string values",
+        ));
+    };
+    let (mut get_len, mut get_idx, mut with_match_len, mut min_match_len) =
+        (false, false, false, 0);
+    let mut i = 3;
+    while i < req.len() {
+        let opt = req.arg(i);
+        if eq_ic(opt, "idx") {
+            get_idx = true;
+        } else if eq_ic(opt, "len") {
+            get_len = true;
+        } else if eq_ic(opt, "withmatchlen") {
+            with_match_len = true;
+        } else if eq_ic(opt, "minmatchlen") && i + 1 < req.len() {
+            min_match_len = parse_int(req.arg(i + 1))?.max(0) as u64;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if get_len && get_idx {
+        return Err(CmdError::msg(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells * 4 > ctx.server.settings.proto_max_bulk_len.load(Relaxed) {
+        return Err(CmdError::msg(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    let w = blen + 1;
+    let mut t = vec![0u32; cells as usize];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
+        }
+    }
+    let total = t[alen * w + blen];
+    if get_len {
+        ctx.out.int(i64::from(total));
+        return Ok(());
+    }
+    // Backwards from the end: the common bytes, and each run of matches as a range.
+    let mut result = vec![0u8; total as usize];
+    let mut ranges: Vec<[usize; 4]> = Vec::new();
+    let (mut i, mut j, mut idx) = (alen, blen, total as usize);
+    let mut range: Option<[usize; 4]> = None; // a_start, a_end, b_start, b_end
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            match &mut range {
+                None => range = Some([i - 1, i - 1, j - 1, j - 1]),
+                Some(r) if r[0] == i && r[2] == j => {
+                    r[0] -= 1;
+                    r[2] -= 1;
+                }
+                Some(_) => emit = true,
+            }
+            if range.is_some_and(|r| r[0] == 0 || r[2] == 0) {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if t[(i - 1) * w + j] > t[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            emit = range.is_some();
+        }
+        if emit {
+            if let Some(r) = range.take() {
+                if (r[1] - r[0] + 1) as u64 >= min_match_len {
+                    ranges.push(r);
+                }
+            }
+        }
+    }
+    if !get_idx {
+        ctx.out.bulk(&result);
+        return Ok(());
+    }
+    ctx.out.map(2);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(ranges.len());
+    for r in &ranges {
+        ctx.out.array(2 + usize::from(with_match_len));
+        for pair in [[r[0], r[1]], [r[2], r[3]]] {
+            ctx.out.array(2);
+            ctx.out.int(pair[0] as i64);
+            ctx.out.int(pair[1] as i64);
+        }
+        if with_match_len {
+            ctx.out.int((r[1] - r[0] + 1) as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(i64::from(total));
     Ok(())
 }
 

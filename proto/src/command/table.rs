@@ -88,6 +88,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd("getrange", 4, READONLY, range(1, 1, 1), "string", ByKey),
     cmd("setrange", 4, WRITE | DENYOOM, range(1, 1, 1), "string", ByKey),
     cmd("substr", 4, READONLY, range(1, 1, 1), "string", ByKey),
+    cmd("lcs", -3, READONLY, range(1, 2, 1), "string", ByKey),
     // Bitmaps
     cmd("setbit", 4, WRITE | DENYOOM, range(1, 1, 1), "bitmap", ByKey),
     cmd("getbit", 3, READONLY | FAST, range(1, 1, 1), "bitmap", ByKey),
@@ -329,6 +330,7 @@ pub(super) static DOCS: &[CommandDoc] = &[
     doc("getrange", "2.4.0", "string", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Get a substring of the string stored at a key"),
     doc("setrange", "2.2.0", "string", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.", "Overwrite part of a string at key starting at the specified offset"),
     doc("substr", "1.0.0", "string", "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", "Get a substring of the string stored at a key"),
+    doc("lcs", "7.0.0", "string", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Find longest common substring"),
     doc("setbit", "2.2.0", "bitmap", "O(1)", "Sets or clears the bit at offset in the string value stored at key"),
     doc("getbit", "2.2.0", "bitmap", "O(1)", "Returns the bit value at offset in the string value stored at key"),
     doc("bitcount", "2.6.0", "bitmap", "O(N)", "Count set bits in a string"),
