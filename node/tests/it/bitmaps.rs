@@ -3,18 +3,13 @@
 //! notification must be identical.
 
 use crate::common::*;
-use crate::notifications::{same, Side};
+use crate::differential::{xorshift, Pair};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bitmaps_match_redis() {
-    let server = TestServer::start().await;
-    let redis = RedisServer::start().await;
-    let mut o = Side::new("ours", server.addr).await;
-    let mut r = Side::new("redis", redis.addr).await;
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let mut p = Pair::start(TestServer::start().await).await;
+    let events = p
+        .same(&[
             &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
             // SETBIT: arguments, growth, the old bit, no event when nothing changes.
             &["SETBIT", "b", "7", "1"],
@@ -241,19 +236,12 @@ async fn bitmaps_match_redis() {
             &["OBJECT", "ENCODING", "d2"],
             &["SET", "sr2", "plain"],
             &["OBJECT", "ENCODING", "sr2"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(events.iter().any(|e| e.contains("setbit")), "{events:?}");
 
     // Random commands over a few keys (a fixed seed: the same run every time).
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let keys = ["k1", "k2", "k3"];
     let units = ["", "BYTE", "BIT"];
     for _ in 0..40 {
@@ -355,14 +343,14 @@ async fn bitmaps_match_redis() {
             .map(|c| c.iter().map(String::as_str).collect())
             .collect();
         let script: Vec<&[&str]> = script.iter().map(Vec::as_slice).collect();
-        same(&mut o, &mut r, &script).await;
+        p.same(&script).await;
     }
     for key in keys {
         let (a, b) = (
-            o.call(&[b"GET", key.as_bytes()]).await,
-            r.call(&[b"GET", key.as_bytes()]).await,
+            p.o.call(&[b"GET", key.as_bytes()]).await,
+            p.r.call(&[b"GET", key.as_bytes()]).await,
         );
         assert_eq!(a, b, "{key}");
     }
-    server.stop().await;
+    p.stop().await;
 }

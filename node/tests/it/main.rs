@@ -15,6 +15,7 @@ mod cluster_migration;
 mod cluster_resharding;
 mod cold;
 mod connection;
+mod differential;
 mod dump_compat;
 mod eviction;
 mod expiry;

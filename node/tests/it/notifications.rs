@@ -3,74 +3,8 @@
 //! published, and the two streams of messages (and every reply) must be identical.
 
 use crate::common::*;
+use crate::differential::Pair;
 use std::time::Duration;
-
-/// A server under test: a connection for commands and a subscriber to every notification.
-pub(crate) struct Side {
-    name: &'static str,
-    cmd: Raw,
-    sub: Raw,
-}
-
-impl Side {
-    pub(crate) async fn new(name: &'static str, addr: std::net::SocketAddr) -> Side {
-        let mut sub = Raw::connect(addr).await;
-        sub.cmd(&["PSUBSCRIBE", "__key*__:*"]).await;
-        let reply = read_reply(&mut sub).await;
-        assert!(reply.starts_with(b"*3\r\n$10\r\npsubscribe"), "{name}");
-        Side {
-            name,
-            cmd: Raw::connect(addr).await,
-            sub,
-        }
-    }
-
-    pub(crate) async fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        self.cmd.send(&encode_bin(args)).await;
-        read_reply(&mut self.cmd).await
-    }
-
-    /// Every message published since the last call: a marker is published last and
-    /// everything before it is returned (in order, as raw pmessage frames).
-    async fn messages(&mut self) -> Vec<String> {
-        let marker = b"__keyspace@0__:--marker--";
-        let n = self.call(&[b"PUBLISH", marker, b"end"]).await;
-        assert_eq!(
-            n, b":1\r\n",
-            "{}: the subscriber receives the marker",
-            self.name
-        );
-        let mut seen = Vec::new();
-        loop {
-            let frame = read_reply(&mut self.sub).await;
-            let text = String::from_utf8_lossy(&frame).replace("\r\n", " ");
-            if text.contains("--marker--") {
-                return seen;
-            }
-            seen.push(text);
-        }
-    }
-}
-
-/// Runs `script` on both servers, asserting equal replies, then equal notifications.
-pub(crate) async fn same(ours: &mut Side, redis: &mut Side, script: &[&[&str]]) -> Vec<String> {
-    for args in script {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        let r = redis.call(&args).await;
-        let o = ours.call(&args).await;
-        assert_eq!(
-            String::from_utf8_lossy(&o),
-            String::from_utf8_lossy(&r),
-            "reply to {:?}",
-            args.iter()
-                .map(|a| String::from_utf8_lossy(a))
-                .collect::<Vec<_>>()
-        );
-    }
-    let (o, r) = (ours.messages().await, redis.messages().await);
-    assert_eq!(o, r, "notifications for {script:?}");
-    o
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_match_redis() {
@@ -93,45 +27,34 @@ async fn notifications_match_redis_tiered() {
 }
 
 async fn compare(server: TestServer, eviction: bool) {
-    let redis = RedisServer::start().await;
-    let mut o = Side::new("ours", server.addr).await;
-    let mut r = Side::new("redis", redis.addr).await;
+    let mut p = Pair::start(server).await;
 
     // Off by default: nothing is published.
-    let none = same(
-        &mut o,
-        &mut r,
-        &[
+    let none = p
+        .same(&[
             &["CONFIG", "GET", "notify-keyspace-events"],
             &["SET", "k", "v"],
             &["DEL", "k"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(none.is_empty(), "{none:?}");
 
     // The setting: parsed, shown in canonical order, bad characters refused.
-    same(
-        &mut o,
-        &mut r,
-        &[
-            &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
-            &["CONFIG", "GET", "notify-keyspace-events"],
-            &["CONFIG", "SET", "notify-keyspace-events", "Ex$"],
-            &["CONFIG", "GET", "notify-keyspace-events"],
-            &["CONFIG", "SET", "notify-keyspace-events", "Kq"],
-            &["CONFIG", "GET", "notify-keyspace-events"],
-            &["CONFIG", "SET", "notify-keyspace-events", "g$lshzxeKEnm"],
-            &["CONFIG", "GET", "notify-keyspace-events"],
-        ],
-    )
+    p.same(&[
+        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+        &["CONFIG", "GET", "notify-keyspace-events"],
+        &["CONFIG", "SET", "notify-keyspace-events", "Ex$"],
+        &["CONFIG", "GET", "notify-keyspace-events"],
+        &["CONFIG", "SET", "notify-keyspace-events", "Kq"],
+        &["CONFIG", "GET", "notify-keyspace-events"],
+        &["CONFIG", "SET", "notify-keyspace-events", "g$lshzxeKEnm"],
+        &["CONFIG", "GET", "notify-keyspace-events"],
+    ])
     .await;
 
     // Strings and generic commands.
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let events = p
+        .same(&[
             &["SET", "s", "1"],
             &["SET", "s", "2", "EX", "100"],
             &["SET", "s", "3", "KEEPTTL"],
@@ -187,39 +110,36 @@ async fn compare(server: TestServer, eviction: bool) {
             &["SET", "t", "v", "PX", "1000000"],
             &["TOUCH", "t"],
             &["FLUSHALL"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(events.len() > 80, "{}", events.len());
 
     // RESTORE, with a payload Redis made.
     let payload = {
-        r.call(&[b"SET", b"src", b"value"]).await;
-        let reply = r.call(&[b"DUMP", b"src"]).await;
-        r.call(&[b"DEL", b"src"]).await;
-        r.messages().await;
+        p.r.call(&[b"SET", b"src", b"value"]).await;
+        let reply = p.r.call(&[b"DUMP", b"src"]).await;
+        p.r.call(&[b"DEL", b"src"]).await;
+        p.r.messages().await;
         let body_at = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
         reply[body_at..reply.len() - 2].to_vec()
     };
     for (key, extra) in [("rk", None), ("rk", Some("REPLACE")), ("rk2", None)] {
         let mut args: Vec<&[u8]> = vec![b"RESTORE", key.as_bytes(), b"0", &payload];
         args.extend(extra.map(str::as_bytes));
-        assert_eq!(o.call(&args).await, r.call(&args).await, "{args:?}");
+        assert_eq!(p.o.call(&args).await, p.r.call(&args).await, "{args:?}");
     }
     // Already expired: a replaced key is deleted, a new one never created.
     let past: [&[u8]; 6] = [b"RESTORE", b"rk", b"1", &payload, b"REPLACE", b"ABSTTL"];
-    assert_eq!(o.call(&past).await, r.call(&past).await);
+    assert_eq!(p.o.call(&past).await, p.r.call(&past).await);
     let past: [&[u8]; 5] = [b"RESTORE", b"rk3", b"1", &payload, b"ABSTTL"];
-    assert_eq!(o.call(&past).await, r.call(&past).await);
-    let (om, rm) = (o.messages().await, r.messages().await);
+    assert_eq!(p.o.call(&past).await, p.r.call(&past).await);
+    let (om, rm) = (p.o.messages().await, p.r.messages().await);
     assert_eq!(om, rm, "RESTORE");
     assert!(om.iter().any(|m| m.contains("restore")), "{om:?}");
 
     // Lists.
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let events = p
+        .same(&[
             &["LPUSH", "l", "a", "b"],
             &["RPUSH", "l", "c"],
             &["LPUSHX", "nol", "a"],
@@ -242,16 +162,13 @@ async fn compare(server: TestServer, eviction: bool) {
             &["BRPOPLPUSH", "q", "q2", "0"],
             &["RPUSH", "t", "1", "2", "3"],
             &["LTRIM", "t", "5", "10"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(events.iter().any(|m| m.contains("lpush")), "{events:?}");
 
     // Sets.
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let events = p
+        .same(&[
             &["SADD", "s", "a", "b"],
             &["SADD", "s", "a"],
             &["SREM", "s", "zz"],
@@ -270,19 +187,16 @@ async fn compare(server: TestServer, eviction: bool) {
             &["SUNIONSTORE", "dst", "u1", "u2"],
             &["SDIFFSTORE", "dst", "u1", "u1"],
             &["SDIFFSTORE", "dst", "u1", "u1"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(
         events.iter().any(|m| m.contains("sinterstore")),
         "{events:?}"
     );
 
     // Hashes.
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let events = p
+        .same(&[
             &["HSET", "h", "f", "1", "g", "2"],
             &["HSET", "h", "f", "1"],
             &["HSETNX", "h", "f", "x"],
@@ -293,19 +207,16 @@ async fn compare(server: TestServer, eviction: bool) {
             &["HDEL", "h", "zz"],
             &["HDEL", "h", "f", "g", "n", "m"],
             &["HINCRBY", "h2", "f", "1"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(
         events.iter().any(|m| m.contains("hincrbyfloat")),
         "{events:?}"
     );
 
     // Sorted sets.
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let events = p
+        .same(&[
             &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
             &["ZADD", "z", "1", "a"],
             &["ZADD", "z", "5", "a"],
@@ -335,9 +246,8 @@ async fn compare(server: TestServer, eviction: bool) {
             &["ZRANGESTORE", "zr", "z1", "5", "9"],
             &["BZPOPMIN", "nokey", "z1", "0"],
             &["ZMPOP", "1", "z1", "MAX", "COUNT", "3"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(
         events.iter().any(|m| m.contains("zrangestore")),
         "{events:?}"
@@ -345,16 +255,12 @@ async fn compare(server: TestServer, eviction: bool) {
 
     // A key that reaches its expiry is reported when it goes (whether lazily or actively);
     // without `m`, as the polling reads below differ in number.
-    same(
-        &mut o,
-        &mut r,
-        &[
-            &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
-            &["SET", "soon", "v", "PX", "20"],
-        ],
-    )
+    p.same(&[
+        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+        &["SET", "soon", "v", "PX", "20"],
+    ])
     .await;
-    for side in [&mut o, &mut r] {
+    for side in [&mut p.o, &mut p.r] {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while side.call(&[b"EXISTS", b"soon"]).await != b":0\r\n" {
             assert!(
@@ -365,28 +271,25 @@ async fn compare(server: TestServer, eviction: bool) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    let (om, rm) = (o.messages().await, r.messages().await);
+    let (om, rm) = (p.o.messages().await, p.r.messages().await);
     assert_eq!(om, rm, "expiry");
     assert!(om.iter().any(|m| m.contains("expired")), "{om:?}");
 
     if !eviction {
-        server.stop().await;
+        p.stop().await;
         return;
     }
     // Eviction: with one key and a maxmemory nothing fits under, that key goes.
-    let events = same(
-        &mut o,
-        &mut r,
-        &[
+    let events = p
+        .same(&[
             &["FLUSHALL"],
             &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
             &["SET", "victim", "v"],
             &["CONFIG", "SET", "maxmemory", "1"],
             &["CONFIG", "SET", "maxmemory", "0"],
             &["EXISTS", "victim"],
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(events.iter().any(|m| m.contains("evicted")), "{events:?}");
-    server.stop().await;
+    p.stop().await;
 }

@@ -674,49 +674,36 @@ async fn long_values_grow_in_place() {
 /// alphabet with every option; replies must be identical (the match ranges included).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lcs_matches_redis() {
-    use crate::notifications::{same, Side};
-    let server = TestServer::start().await;
-    let redis = RedisServer::start().await;
-    let mut o = Side::new("ours", server.addr).await;
-    let mut r = Side::new("redis", redis.addr).await;
-    same(
-        &mut o,
-        &mut r,
+    use crate::differential::{xorshift, Pair};
+    let mut p = Pair::start(TestServer::start().await).await;
+    p.same(&[
+        &["MSET", "k1", "ohmytext", "k2", "mynewtext"],
+        &["LCS", "k1", "k2"],
+        &["LCS", "k1", "k2", "LEN"],
+        &["LCS", "k1", "k2", "IDX"],
+        &["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
         &[
-            &["MSET", "k1", "ohmytext", "k2", "mynewtext"],
-            &["LCS", "k1", "k2"],
-            &["LCS", "k1", "k2", "LEN"],
-            &["LCS", "k1", "k2", "IDX"],
-            &["LCS", "k1", "k2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
-            &[
-                "LCS",
-                "k1",
-                "k2",
-                "idx",
-                "minmatchlen",
-                "-5",
-                "withmatchlen",
-            ],
-            &["LCS", "k1", "k2", "LEN", "IDX"],
-            &["LCS", "k1", "k2", "MINMATCHLEN"],
-            &["LCS", "k1", "k2", "MINMATCHLEN", "x"],
-            &["LCS", "k1", "k2", "FOO"],
-            &["LCS", "k1", "nokey"],
-            &["LCS", "nokey", "nokey2", "IDX"],
-            &["LPUSH", "list", "a"],
-            &["LCS", "k1", "list"],
-            &["LCS", "list", "k1", "FOO"],
-            &["LCS", "k1"],
+            "LCS",
+            "k1",
+            "k2",
+            "idx",
+            "minmatchlen",
+            "-5",
+            "withmatchlen",
         ],
-    )
+        &["LCS", "k1", "k2", "LEN", "IDX"],
+        &["LCS", "k1", "k2", "MINMATCHLEN"],
+        &["LCS", "k1", "k2", "MINMATCHLEN", "x"],
+        &["LCS", "k1", "k2", "FOO"],
+        &["LCS", "k1", "nokey"],
+        &["LCS", "nokey", "nokey2", "IDX"],
+        &["LPUSH", "list", "a"],
+        &["LCS", "k1", "list"],
+        &["LCS", "list", "k1", "FOO"],
+        &["LCS", "k1"],
+    ])
     .await;
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     for _ in 0..60 {
         let word = |next: &mut dyn FnMut(u64) -> u64| -> String {
             (0..next(30))
@@ -725,18 +712,14 @@ async fn lcs_matches_redis() {
         };
         let (a, b) = (word(&mut next), word(&mut next));
         let min = next(4).to_string();
-        same(
-            &mut o,
-            &mut r,
-            &[
-                &["MSET", "x", &a, "y", &b],
-                &["LCS", "x", "y"],
-                &["LCS", "y", "x", "LEN"],
-                &["LCS", "x", "y", "IDX", "WITHMATCHLEN"],
-                &["LCS", "x", "y", "IDX", "MINMATCHLEN", &min],
-            ],
-        )
+        p.same(&[
+            &["MSET", "x", &a, "y", &b],
+            &["LCS", "x", "y"],
+            &["LCS", "y", "x", "LEN"],
+            &["LCS", "x", "y", "IDX", "WITHMATCHLEN"],
+            &["LCS", "x", "y", "IDX", "MINMATCHLEN", &min],
+        ])
         .await;
     }
-    server.stop().await;
+    p.stop().await;
 }
