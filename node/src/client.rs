@@ -115,6 +115,11 @@ pub struct ClientState {
     pub inflight: Option<(u16, Box<[u8]>)>,
     /// That wait is over: run the next command without checking again.
     pub inflight_waited: bool,
+    /// A script runs: the next command waits for it to end (or to pass
+    /// busy-reply-threshold, then it is answered BUSY) without holding a thread.
+    pub script_wait: bool,
+    /// That wait is over: run the next command without checking again.
+    pub script_waited: bool,
     /// Inside `process` only: when the previous command of the batch ended, which is the
     /// next one's start (one clock read per command instead of two). None elsewhere, so a
     /// command run after a wait times itself.
@@ -141,6 +146,8 @@ impl ClientState {
             cold_error: None,
             inflight: None,
             inflight_waited: false,
+            script_wait: false,
+            script_waited: false,
             timer: None,
         }
     }
@@ -278,6 +285,11 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, peer: SocketAddr,
                 state.prefetched = true;
                 resume = true;
             }
+            if std::mem::take(&mut state.script_wait) {
+                server.scripts.wait().await;
+                state.script_waited = true;
+                resume = true;
+            }
         }
     }
     .await;
@@ -386,6 +398,15 @@ fn needs_inflight_wait(server: &Server, state: &mut ClientState, request: &Reque
     state.inflight.is_some()
 }
 
+/// A script runs: whether `request` waits for it (in `state.script_wait`) first.
+fn needs_script_wait(server: &Server, state: &mut ClientState, request: &Request<'_>) -> bool {
+    if state.script_waited || !server.scripts.running() || server.scripts.busy() {
+        return false;
+    }
+    state.script_wait = !crate::script::allowed_while_busy(request);
+    state.script_wait
+}
+
 /// Tiered with cold values: whether `request` waits for some (in `state.faults`) first.
 fn needs_fetch(server: &Server, state: &mut ClientState, request: &Request<'_>) -> bool {
     if state.prefetched {
@@ -423,11 +444,13 @@ fn process(
                 } else if !request.is_empty() {
                     if needs_inflight_wait(server, state, &request)
                         || needs_fetch(server, state, &request)
+                        || needs_script_wait(server, state, &request)
                     {
                         break;
                     }
                     state.prefetched = false;
                     state.inflight_waited = false;
+                    state.script_waited = false;
                     cmd::execute(server, state, out, &request);
                     executed += 1;
                     if let Some(block) = state.block.take() {

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod pubsub;
+pub mod script;
 pub mod server;
 pub mod tier;
 pub mod types;

@@ -118,6 +118,8 @@ pub struct Server {
     pub shutdown: watch::Receiver<bool>,
     /// Cluster mode (`--control`): identity and slot map. None: standalone.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Lua scripting: the VM, its script cache, the running script's state.
+    pub scripts: crate::script::Scripts,
 }
 
 impl Server {
@@ -158,6 +160,7 @@ pub async fn run(
         port,
         shutdown: stop_rx.clone(),
         cluster: cluster.as_ref().map(|(c, _)| c.clone()),
+        scripts: Default::default(),
     });
     let cluster_tasks = match cluster {
         Some((_, grpc)) => crate::cluster::spawn(server.clone(), grpc, stop_rx.clone()),

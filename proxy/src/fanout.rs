@@ -10,6 +10,7 @@ use autocache_proto::slot::key_slot;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::future::Future;
 
+use crate::front::NOT_SERVED;
 use crate::{error, resp, Proxy};
 
 /// Commands split by slot when their keys span several: name → keys step (MSET pairs).
@@ -122,6 +123,12 @@ pub enum Merge {
     AllOk,
     /// Flat `[name, count, …]` arrays in the same order, counts added (PUBSUB NUMSUB).
     PairSum,
+    /// The same reply from every node, given once (SCRIPT LOAD's SHA).
+    Same,
+    /// Arrays of 0/1 in the same order: 1 where every node says 1 (SCRIPT EXISTS).
+    AllOf,
+    /// `+OK` when any node says so, else the first node's error (SCRIPT KILL).
+    AnyOk,
 }
 
 /// Sends the command to every node serving slots (queued before this returns) and merges
@@ -149,6 +156,15 @@ pub fn all_nodes(
 }
 
 fn merged(merge: Merge, replies: Vec<Bytes>) -> Bytes {
+    if let Merge::AnyOk = merge {
+        return match replies.iter().find(|r| r.as_ref() == b"+OK\r\n") {
+            Some(ok) => ok.clone(),
+            None => replies
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| error(NOT_SERVED)),
+        };
+    }
     if let Some(e) = replies.iter().find(|r| resp::is_error(r)) {
         return e.clone();
     }
@@ -166,7 +182,31 @@ fn merged(merge: Merge, replies: Vec<Bytes>) -> Bytes {
             array(&all)
         }
         Merge::PairSum => pair_sum(&replies),
+        Merge::Same => match replies.first() {
+            Some(first) if replies.iter().all(|r| r == first) => first.clone(),
+            Some(_) => error(b"ERR nodes answered differently"),
+            None => error(NOT_SERVED),
+        },
+        Merge::AllOf => all_of(&replies),
+        Merge::AnyOk => unreachable!("merged above"),
     }
+}
+
+fn all_of(replies: &[Bytes]) -> Bytes {
+    let mut all: Vec<bool> = Vec::new();
+    for (n, r) in replies.iter().enumerate() {
+        let Some(els) = resp::elements(r) else {
+            return error(b"ERR unexpected reply from node");
+        };
+        if n == 0 {
+            all = vec![true; els.len()];
+        }
+        for (a, e) in all.iter_mut().zip(els) {
+            *a &= resp::integer(e) == Some(1);
+        }
+    }
+    let ints: Vec<Bytes> = all.iter().map(|&b| int(b as i64)).collect();
+    array(&ints.iter().map(|b| b.as_ref()).collect::<Vec<_>>())
 }
 
 fn pair_sum(replies: &[Bytes]) -> Bytes {

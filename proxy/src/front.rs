@@ -31,7 +31,7 @@ const CROSSSLOT: &[u8] = b"CROSSSLOT Keys in request don't hash to the same slot
 /// small value is well under it).
 const PIPELINED_READ: usize = 256;
 
-const NOT_SERVED: &[u8] = b"CLUSTERDOWN Hash slot not served";
+pub(crate) const NOT_SERVED: &[u8] = b"CLUSTERDOWN Hash slot not served";
 
 /// What CLIENT LIST shows of a connection.
 pub struct ClientHandle {

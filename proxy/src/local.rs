@@ -49,6 +49,7 @@ pub fn handles(name: &str) -> bool {
         || name.starts_with("cluster|")
         || name.starts_with("config|")
         || name.starts_with("pubsub|")
+        || name.starts_with("script|")
         || name == "object|help"
 }
 
@@ -85,6 +86,11 @@ pub async fn run(conn: &mut Conn, spec: &'static CommandSpec, args: Vec<Bytes>) 
         "pubsub|channels" | "pubsub|shardchannels" => return conn.all_nodes(args, Merge::Concat),
         "pubsub|numpat" => return conn.all_nodes(args, Merge::Sum),
         "pubsub|numsub" | "pubsub|shardnumsub" => return conn.all_nodes(args, Merge::PairSum),
+        // Every node gets the script, so that EVALSHA finds it whichever slot it routes by.
+        "script|load" => return conn.all_nodes(args, Merge::Same),
+        "script|flush" => return conn.all_nodes(args, Merge::AllOk),
+        "script|exists" => return conn.all_nodes(args, Merge::AllOf),
+        "script|kill" => return conn.all_nodes(args, Merge::AnyOk),
         name if name.starts_with("client") => client(conn, name, &args, &mut out),
         name if name.starts_with("cluster") => return cluster(conn, name, &args, out),
         // Containers called bare or with HELP: the nodes answer HELP the same way.

@@ -595,3 +595,88 @@ async fn big_values_odd_mset_and_scan_count_1() {
         r.expect(b"+PONG\r\n+OK\r\n$4\r\nonly\r\n").await;
     }
 }
+
+/// Lua scripts through the proxy: SCRIPT LOAD reaches every node, so EVALSHA works whichever
+/// node a script's keys route to; EVAL's keys must share a slot; a script touching another
+/// node's key fails there as in Redis Cluster; SCRIPT EXISTS/FLUSH/KILL span the nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_through_the_proxy() {
+    let cluster = TestCluster::start(3).await;
+    let proxy = TestProxy::start(Some(cluster.control_url())).await;
+    proxy.wait_all_slots().await;
+    let mut c = proxy.client().await;
+    let body = "return redis.call('incrby', KEYS[1], ARGV[1])";
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(body)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(sha.len(), 40, "{sha}");
+    for node in 0..3 {
+        let key = key_on(&cluster, node, "counter");
+        for want in [3i64, 6] {
+            let got: i64 = redis::cmd("EVALSHA")
+                .arg(&sha)
+                .arg(1)
+                .arg(&key)
+                .arg(3)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            assert_eq!(got, want, "node {node}");
+        }
+    }
+    let exists: Vec<i64> = redis::cmd("SCRIPT")
+        .arg("EXISTS")
+        .arg(&sha)
+        .arg("0000000000000000000000000000000000000000")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(exists, vec![1, 0]);
+
+    let mut r = proxy.raw().await;
+    let (a, b) = (key_on(&cluster, 0, "a"), key_on(&cluster, 1, "b"));
+    r.call(
+        &["EVAL", "return 1", "2", &a, &b],
+        b"-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+    )
+    .await;
+    let reach = "return redis.call('get', ARGV[1])";
+    let reach_sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(reach)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let want = format!(
+        "-ERR Script attempted to access a non local key in a cluster node script: {reach_sha}, on @user_script:1.\r\n"
+    );
+    r.call(&["EVAL", reach, "1", &a, &b], want.as_bytes()).await;
+    r.call(
+        &["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", &b],
+        b"+OK\r\n",
+    )
+    .await;
+    r.call(
+        &["SCRIPT", "KILL"],
+        b"-NOTBUSY No scripts in execution right now.\r\n",
+    )
+    .await;
+    r.call(&["SCRIPT", "FLUSH"], b"+OK\r\n").await;
+    r.call(&["SCRIPT", "EXISTS", &sha], b"*1\r\n:0\r\n").await;
+    r.call(
+        &["EVALSHA", &sha, "1", &a, "1"],
+        b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+    )
+    .await;
+
+    // The redis crate's Script: EVALSHA, then EVAL on NOSCRIPT.
+    let script = redis::Script::new(body);
+    let key = key_on(&cluster, 2, "scripted");
+    for want in [10i64, 20] {
+        let got: i64 = script.key(&key).arg(10).invoke_async(&mut c).await.unwrap();
+        assert_eq!(got, want);
+    }
+}

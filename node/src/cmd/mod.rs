@@ -13,6 +13,7 @@ pub mod list;
 pub mod long_double;
 pub mod pubsub;
 pub mod scan_util;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -112,7 +113,7 @@ fn handlers() -> &'static [Option<Handler>] {
     static TABLE: OnceLock<Vec<Option<Handler>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut v: Vec<Option<Handler>> = vec![None; COMMANDS.len()];
-        let families: [&[(&str, Handler)]; 13] = [
+        let families: [&[(&str, Handler)]; 14] = [
             cluster::HANDLERS,
             string::HANDLERS,
             bitmap::HANDLERS,
@@ -126,6 +127,7 @@ fn handlers() -> &'static [Option<Handler>] {
             set::HANDLERS,
             zset::HANDLERS,
             pubsub::HANDLERS,
+            scripting::HANDLERS,
         ];
         for (name, h) in families.into_iter().flatten() {
             let spec = table::lookup(name.as_bytes())
@@ -217,6 +219,15 @@ pub fn execute(server: &Server, client: &mut ClientState, out: &mut ReplyBuf, re
     if client.multi.is_some() && !transaction::runs_inside_multi(spec) {
         transaction::queue(client, out, spec, req);
         return;
+    }
+    if server.scripts.busy() && !crate::script::allowed_while_busy(req) {
+        return reject(
+            server,
+            client,
+            out,
+            exec,
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        );
     }
     if let Err(e) = check_memory(server, spec) {
         server.stats.commands[idx].rejected.fetch_add(1, Relaxed);

@@ -213,6 +213,21 @@ const PARAMS: &[Param] = &[
         },
     },
     Param {
+        name: "busy-reply-threshold",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    // Redis's older name for busy-reply-threshold.
+    Param {
+        name: "lua-time-limit",
+        kind: Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    },
+    Param {
         name: "dir",
         kind: Kind::Immutable,
     },
@@ -260,6 +275,7 @@ fn param_value(server: &Server, name: &str) -> String {
         "hz" => n(&s.hz),
         "lfu-log-factor" => n(&s.lfu_log_factor),
         "lfu-decay-time" => n(&s.lfu_decay_time),
+        "busy-reply-threshold" | "lua-time-limit" => n(&server.scripts.run.threshold_ms),
         "dir" => {
             let dir = &server.config.data_dir;
             std::fs::canonicalize(dir)
@@ -398,6 +414,7 @@ fn apply(server: &Server, name: &str, value: Value) {
         "client-query-buffer-limit" => &s.client_query_buffer_limit,
         "lfu-log-factor" => &s.lfu_log_factor,
         "lfu-decay-time" => &s.lfu_decay_time,
+        "busy-reply-threshold" | "lua-time-limit" => &server.scripts.run.threshold_ms,
         // Redis takes any hz but runs within 1..=500.
         "hz" => return s.hz.store(n.clamp(1, 500), Relaxed),
         _ => return,

@@ -334,6 +334,14 @@ impl Multi<'_, '_> {
 }
 
 impl<'g> Db<'_, 'g> {
+    /// The same access for a shorter borrow (a script's commands, one at a time).
+    pub fn reborrow(&mut self) -> Db<'_, 'g> {
+        match self {
+            Db::Free(ks) => Db::Free(ks),
+            Db::Held(all) => Db::Held(&mut **all),
+        }
+    }
+
     /// Locks the shard of `slot`.
     pub fn lock(&mut self, slot: u16) -> ShardRef<'_> {
         match self {

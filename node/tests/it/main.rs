@@ -26,6 +26,7 @@ mod metrics;
 mod notifications;
 mod protocol;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod smoke;

@@ -120,6 +120,9 @@ pub fn acl_categories(spec: &CommandSpec) -> Vec<&'static str> {
     if group("transaction") {
         cats.push("@transaction");
     }
+    if group("scripting") {
+        cats.push("@scripting");
+    }
     cats
 }
 
