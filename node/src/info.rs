@@ -224,6 +224,19 @@ fn memory_section(server: &Server, _ks: &KeyspaceSummary, out: &mut String) {
         "{}",
         used.saturating_sub(startup)
     );
+    let scripts = &server.scripts;
+    let lua = scripts.lua_memory.load(Relaxed);
+    field!(out, "used_memory_lua", "{lua}");
+    field!(out, "used_memory_vm_eval", "{lua}");
+    field!(out, "used_memory_lua_human", "{}", human(lua as u64));
+    let bodies = scripts.body_bytes.load(Relaxed);
+    field!(out, "used_memory_scripts_eval", "{bodies}");
+    field!(
+        out,
+        "number_of_cached_scripts",
+        "{}",
+        scripts.cached.load(Relaxed)
+    );
     field!(out, "total_system_memory", "{system}");
     field!(out, "total_system_memory_human", "{}", human(system));
     field!(out, "maxmemory", "{max}");

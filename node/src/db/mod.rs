@@ -338,7 +338,7 @@ impl<'g> Db<'_, 'g> {
     pub fn reborrow(&mut self) -> Db<'_, 'g> {
         match self {
             Db::Free(ks) => Db::Free(ks),
-            Db::Held(all) => Db::Held(&mut **all),
+            Db::Held(all) => Db::Held(all),
         }
     }
 

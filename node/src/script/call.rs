@@ -40,7 +40,7 @@ pub fn redis_call(
     let mut args = args.into_iter();
     let resp = match args.next() {
         Some(Value::Integer(3)) => Protocol::Resp3,
-        Some(Value::Number(n)) if n == 3.0 => Protocol::Resp3,
+        Some(Value::Number(3.0)) => Protocol::Resp3,
         _ => Protocol::Resp2,
     };
     let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());

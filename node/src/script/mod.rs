@@ -12,6 +12,7 @@ mod call;
 mod convert;
 mod ffi;
 pub mod flags;
+mod libs;
 mod vm;
 
 use crate::cmd::{CmdError, CmdResult, Ctx};
@@ -220,7 +221,7 @@ fn eval_here(
     }
     let mut held;
     let db = match &mut ctx.db {
-        Db::Held(all) => Db::Held(&mut **all),
+        Db::Held(all) => Db::Held(all),
         Db::Free(ks) => {
             held = ks.lock_all();
             Db::Held(&mut held)
@@ -331,7 +332,6 @@ fn eval_here(
         Ok((r, resp))
     });
     lua.remove_hook();
-    drop(exec);
     run.since_ms.store(0, Relaxed);
     scripts.ended.notify_waiters();
     let killed = run.kill.swap(false, Relaxed);

@@ -52,6 +52,7 @@ impl Vm {
             )
         };
         lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
+        super::libs::register(&lua)?;
         // Redis's PRNG behind `math.random`: 7.0 never seeds it (rand.c's initial state),
         // nor before every script.
         let rand = Arc::new(AtomicU64::new(RAND_INITIAL));

@@ -161,6 +161,18 @@ const CASES: &[&[&str]] = &[
         "0",
     ],
     &["EVAL", "return tostring(math.random())", "0"],
+    // cjson and bit.
+    &["EVAL", "return cjson.encode({1, 2, 'a/b', {x = 1.5}, true, cjson.null})", "0"],
+    &["EVAL", "return cjson.encode({})", "0"],
+    &["EVAL", "return cjson.encode('q\"\\\\\\n\\t\\1\\127')", "0"],
+    &["EVAL", "return cjson.encode({[1] = 'a', [3] = 'c'})", "0"],
+    &["EVAL", "return cjson.encode(0.1 + 0.2)", "0"],
+    &["EVAL", "return cjson.encode(1e20)", "0"],
+    &["EVAL", "local t = cjson.decode('{\"a\":[1,2.5,\"x\",null,true]}') return {t.a[1], t.a[2], t.a[3], tostring(t.a[4] == cjson.null), tostring(t.a[5])}", "0"],
+    &["EVAL", "return cjson.decode('[1,2,3]')", "0"],
+    &["EVAL", "return cjson.decode(cjson.encode({k = 'v'})).k", "0"],
+    &["EVAL", "return {bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.bnot(0), bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-16, 2), bit.tobit(2^32 + 5)}", "0"],
+    &["EVAL", "return {bit.tohex(255), bit.tohex(-1, -4), bit.rol(1, 33), bit.ror(1, 1), bit.bswap(0x12345678)}", "0"],
     // EVALSHA and SCRIPT.
     &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
     &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
@@ -268,6 +280,11 @@ async fn scripts_are_atomic() {
     }
     let mut c = s.raw().await;
     c.call(&["GET", "counter"], b"$4\r\n1000\r\n").await;
+    // One script in the cache, as INFO reports it.
+    c.cmd(&["INFO", "memory"]).await;
+    let info = String::from_utf8(read_reply(&mut c).await).unwrap();
+    assert!(info.contains("\r\nnumber_of_cached_scripts:1\r\n"), "{info}");
+    assert!(info.contains("\r\nused_memory_lua:"), "{info}");
     s.stop().await;
 }
 
