@@ -283,7 +283,10 @@ async fn scripts_are_atomic() {
     // One script in the cache, as INFO reports it.
     c.cmd(&["INFO", "memory"]).await;
     let info = String::from_utf8(read_reply(&mut c).await).unwrap();
-    assert!(info.contains("\r\nnumber_of_cached_scripts:1\r\n"), "{info}");
+    assert!(
+        info.contains("\r\nnumber_of_cached_scripts:1\r\n"),
+        "{info}"
+    );
     assert!(info.contains("\r\nused_memory_lua:"), "{info}");
     s.stop().await;
 }
