@@ -76,14 +76,45 @@ pub enum Source<'r> {
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
+/// A new Lua state whose hook stops the running script when SCRIPT KILL asks (or when it
+/// passes busy-reply-threshold without having written).
+fn new_vm(run: &Arc<RunState>) -> Result<vm::Vm, CmdError> {
+    let vm = vm::Vm::new().map_err(|e| CmdError::msg(format!("ERR cannot start Lua: {e}")))?;
+    let state = run.clone();
+    vm.lua.set_hook(
+        HookTriggers::new().every_nth_instruction(100_000),
+        move |lua, _| {
+            let since = state.since_ms.load(Relaxed);
+            if since == 0 {
+                return Ok(VmState::Continue);
+            }
+            let over =
+                crate::db::now_ms().saturating_sub(since) >= state.threshold_ms.load(Relaxed);
+            if over && !state.wrote.load(Relaxed) {
+                state.kill.store(true, Relaxed);
+            }
+            if state.kill.load(Relaxed) {
+                let line = (0..64)
+                    .map_while(|level| lua.inspect_stack(level))
+                    .find(|d| d.source().source.as_deref() == Some("@user_script"))
+                    .map_or(-1, |d| d.curr_line());
+                state.killed_at.store(line as i64, Relaxed);
+                return Err(mlua::Error::runtime(
+                    "Script killed by user with SCRIPT KILL...",
+                ));
+            }
+            Ok(VmState::Continue)
+        },
+    );
+    Ok(vm)
+}
+
 impl Scripts {
     /// The VM, created on first use.
     fn with_vm<R>(&self, f: impl FnOnce(&mut vm::Vm) -> R) -> Result<R, CmdError> {
         let mut g = self.vm.lock();
         if g.is_none() {
-            let v =
-                vm::Vm::new().map_err(|e| CmdError::msg(format!("ERR cannot start Lua: {e}")))?;
-            *g = Some(v);
+            *g = Some(new_vm(&self.run)?);
         }
         let vm = g.as_mut().expect("just created");
         let r = f(vm);
@@ -110,8 +141,8 @@ impl Scripts {
 
     /// SCRIPT FLUSH: a new Lua state.
     pub fn flush(&self) -> Result<(), CmdError> {
-        self.with_vm(|vm| vm.flush())?
-            .map_err(|e| CmdError::msg(format!("ERR cannot start Lua: {e}")))
+        let fresh = new_vm(&self.run)?;
+        self.with_vm(|vm| *vm = fresh)
     }
 
     /// SCRIPT KILL.
@@ -184,7 +215,7 @@ pub fn eval(
     // script runs, so that SCRIPT KILL and new connections are served meanwhile.
     let multi = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi && std::env::var_os("AB_NO_BIP").is_none() {
+    if multi {
         tokio::task::block_in_place(|| eval_here(ctx, req, source, readonly))
     } else {
         eval_here(ctx, req, source, readonly)
@@ -230,8 +261,7 @@ fn eval_here(
     let scripts = &server.scripts;
     let mut guard = scripts.vm.lock();
     if guard.is_none() {
-        *guard =
-            Some(vm::Vm::new().map_err(|e| CmdError::msg(format!("ERR cannot start Lua: {e}")))?);
+        *guard = Some(new_vm(&scripts.run)?);
     }
     let vm = guard.as_mut().expect("just created");
     let (sha, func, flags) = match source {
@@ -287,29 +317,6 @@ fn eval_here(
     run.kill.store(false, Relaxed);
     run.wrote.store(false, Relaxed);
     run.since_ms.store(crate::db::now_ms().max(1), Relaxed);
-    let state = scripts.run.clone();
-    lua.set_hook(
-        HookTriggers::new().every_nth_instruction(100_000),
-        move |lua, _| {
-            let since = state.since_ms.load(Relaxed);
-            let over =
-                crate::db::now_ms().saturating_sub(since) >= state.threshold_ms.load(Relaxed);
-            if over && !state.wrote.load(Relaxed) {
-                state.kill.store(true, Relaxed);
-            }
-            if state.kill.load(Relaxed) {
-                let line = (0..64)
-                    .map_while(|level| lua.inspect_stack(level))
-                    .find(|d| d.source().source.as_deref() == Some("@user_script"))
-                    .map_or(-1, |d| d.curr_line());
-                state.killed_at.store(line as i64, Relaxed);
-                return Err(mlua::Error::runtime(
-                    "Script killed by user with SCRIPT KILL...",
-                ));
-            }
-            Ok(VmState::Continue)
-        },
-    );
     let exec = RefCell::new(call::Exec {
         server,
         db,
@@ -331,7 +338,6 @@ fn eval_here(
         vm.install.call::<()>(Value::Nil)?;
         Ok((r, resp))
     });
-    lua.remove_hook();
     run.since_ms.store(0, Relaxed);
     scripts.ended.notify_waiters();
     let killed = run.kill.swap(false, Relaxed);

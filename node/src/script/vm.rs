@@ -181,12 +181,6 @@ impl Vm {
             }
         }
     }
-
-    /// SCRIPT FLUSH: every script goes, and so does what scripts left in globals.
-    pub fn flush(&mut self) -> mlua::Result<()> {
-        *self = Vm::new()?;
-        Ok(())
-    }
 }
 
 /// The text of a Lua error (syntax errors and errors raised as strings).

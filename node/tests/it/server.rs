@@ -368,6 +368,8 @@ async fn config_get_names_patterns_and_values() {
         ("hz", "10"),
         ("lfu-log-factor", "10"),
         ("lfu-decay-time", "1"),
+        ("busy-reply-threshold", "5000"),
+        ("lua-time-limit", "5000"),
         ("dir", canonical.to_str().unwrap()),
         ("save", ""),
         ("appendonly", "no"),
@@ -377,7 +379,7 @@ async fn config_get_names_patterns_and_values() {
     ] {
         assert_eq!(all.get(k).map(String::as_str), Some(v), "{k}");
     }
-    assert_eq!(all.len(), 19);
+    assert_eq!(all.len(), 21);
     // Glob classes, case-insensitively.
     let got = call_strings(&mut c, &["CONFIG", "GET", "LFU-*-[dt]*"]).await;
     assert_eq!(got, ["lfu-decay-time", "1"]);
