@@ -39,6 +39,16 @@ impl TestServer {
         }
     }
 
+    /// A server in tiered mode (RocksDB under `dir`).
+    pub async fn tiered(dir: &std::path::Path) -> TestServer {
+        let data_dir = dir.to_path_buf();
+        Self::with(|c| {
+            c.storage = autocache_node::config::Storage::Tiered;
+            c.data_dir = data_dir;
+        })
+        .await
+    }
+
     pub fn url(&self) -> String {
         format!("redis://{}/", self.addr)
     }

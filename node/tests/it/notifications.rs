@@ -17,12 +17,7 @@ async fn notifications_match_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_match_redis_tiered() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().to_path_buf();
-    let server = TestServer::with(|c| {
-        c.storage = autocache_node::config::Storage::Tiered;
-        c.data_dir = data_dir;
-    })
-    .await;
+    let server = TestServer::tiered(dir.path()).await;
     compare(server, false).await;
 }
 
