@@ -250,6 +250,16 @@ fn index() -> &'static Index {
     })
 }
 
+/// The row a call of `spec` runs with: its own, or for a container called with a
+/// subcommand (`OBJECT ENCODING`, `SCRIPT KILL`) that subcommand's; None when the container
+/// has no such subcommand. `sub` is the call's first argument, if any.
+pub fn row_for(spec: &'static CommandSpec, sub: Option<&[u8]>) -> Option<&'static CommandSpec> {
+    match sub {
+        Some(sub) if !spec.subcommands.is_empty() => lookup_sub(spec, sub),
+        _ => Some(spec),
+    }
+}
+
 /// Looks a subcommand (`CONFIG GET`) up under its parent.
 pub fn lookup_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
     parent.subcommands.iter().find(|s| {

@@ -206,16 +206,10 @@ pub fn refuse_blocked(client: &mut ClientState, out: &mut ReplyBuf, refusal: Ref
 /// Appends the keys of `req` (none for keyless commands or bad arguments: the handler then
 /// answers the error).
 pub(crate) fn collect_keys<'r>(req: &Request<'r>, keys: &mut Vec<&'r [u8]>) {
-    let Some(mut spec) = table::lookup(req.arg(0)) else {
+    // Key positions of `OBJECT ENCODING key`, `MEMORY USAGE key` are the subcommand's.
+    let Some(spec) = table::lookup(req.arg(0)).and_then(|s| table::row_for(s, req.get(1))) else {
         return;
     };
-    // Key positions of `OBJECT ENCODING key`, `MEMORY USAGE key` are the subcommand's.
-    if !spec.subcommands.is_empty() && req.len() >= 2 {
-        match table::lookup_sub(spec, req.arg(1)) {
-            Some(sub) => spec = sub,
-            None => return,
-        }
-    }
     if let Ok(idx) = spec.key_index_iter(req.len(), |i| req.arg(i)) {
         keys.extend(idx.map(|i| req.arg(i)));
     }

@@ -96,16 +96,10 @@ fn refused(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
 
 /// Redis's checks before a script's command runs; the error is the `{err}` text.
 fn check(exec: &mut Exec<'_, '_>, req: &Request<'_>) -> Result<(), String> {
-    let mut spec = match table::lookup(req.arg(0)) {
-        Some(s) if implemented(s) => s,
-        _ => return Err("ERR Unknown Redis command called from script".into()),
-    };
-    if !spec.subcommands.is_empty() && req.len() >= 2 {
-        match table::lookup_sub(spec, req.arg(1)) {
-            Some(sub) => spec = sub,
-            None => return Err("ERR Unknown Redis command called from script".into()),
-        }
-    }
+    let spec = table::lookup(req.arg(0))
+        .filter(|s| implemented(s))
+        .and_then(|s| table::row_for(s, req.get(1)))
+        .ok_or("ERR Unknown Redis command called from script")?;
     if !spec.arity_ok(req.len()) {
         return Err("ERR Wrong number of args calling Redis command from script".into());
     }

@@ -192,16 +192,9 @@ impl Scripts {
 /// the subcommand for containers: SCRIPT KILL, not SCRIPT LOAD).
 pub fn allowed_while_busy(req: &Request<'_>) -> bool {
     use autocache_proto::command::{self as table, flags};
-    let Some(mut spec) = table::lookup(req.arg(0)) else {
-        return false;
-    };
-    if !spec.subcommands.is_empty() && req.len() >= 2 {
-        match table::lookup_sub(spec, req.arg(1)) {
-            Some(sub) => spec = sub,
-            None => return false,
-        }
-    }
-    spec.has(flags::ALLOW_BUSY)
+    table::lookup(req.arg(0))
+        .and_then(|s| table::row_for(s, req.get(1)))
+        .is_some_and(|s| s.has(flags::ALLOW_BUSY))
 }
 
 /// EVAL / EVALSHA (`readonly`: their `_RO` forms). `req`: name, script, numkeys, keys, args.

@@ -3,7 +3,7 @@
 //! tips, which the table does not carry, are reported empty.
 
 use super::table::DOCS;
-use super::{flags, lookup, lookup_sub, CommandSpec, KeyRule, COMMANDS};
+use super::{flags, lookup, lookup_sub, row_for, CommandSpec, KeyRule, COMMANDS};
 use crate::resp::{parse_i64, ReplyBuf};
 
 /// A command's `COMMAND DOCS` entry.
@@ -296,10 +296,7 @@ fn doc_entry(spec: &CommandSpec, out: &mut ReplyBuf) {
 
 /// `COMMAND GETKEYS cmd arg …`: the key arguments of a full command line, as Redis finds them.
 fn getkeys(cmd: &[&[u8]], out: &mut ReplyBuf) {
-    let spec = lookup(cmd[0]).and_then(|base| match cmd.get(1) {
-        Some(sub) if !base.subcommands.is_empty() => lookup_sub(base, sub),
-        _ => Some(base),
-    });
+    let spec = lookup(cmd[0]).and_then(|base| row_for(base, cmd.get(1).copied()));
     let Some(spec) = spec else {
         out.error("ERR Invalid command specified");
         return;
