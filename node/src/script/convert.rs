@@ -149,10 +149,7 @@ fn write(out: &mut ReplyBuf, v: &Value, resp: u8, depth: usize) {
         Value::Boolean(true) => out.int(1),
         Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(to_long_long(*n)),
-        Value::Table(t) if depth >= MAX_DEPTH => {
-            let _ = t;
-            out.error("ERR reached lua stack limit")
-        }
+        Value::Table(_) if depth >= MAX_DEPTH => out.error("ERR reached lua stack limit"),
         Value::Table(t) => table(out, t, resp, depth),
         _ => out.null(),
     }

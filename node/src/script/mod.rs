@@ -20,7 +20,7 @@ use crate::db::Db;
 use autocache_proto::resp::Request;
 use autocache_proto::slot::key_slot;
 use mlua::{HookTriggers, MultiValue, Value, VmState};
-use parking_lot::Mutex;
+use parking_lot::{MappedMutexGuard, Mutex, MutexGuard};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
@@ -110,17 +110,26 @@ fn new_vm(run: &Arc<RunState>) -> Result<vm::Vm, CmdError> {
 }
 
 impl Scripts {
-    /// The VM, created on first use.
-    fn with_vm<R>(&self, f: impl FnOnce(&mut vm::Vm) -> R) -> Result<R, CmdError> {
+    /// The VM, created on first use, locked.
+    fn lock_vm(&self) -> Result<MappedMutexGuard<'_, vm::Vm>, CmdError> {
         let mut g = self.vm.lock();
         if g.is_none() {
             *g = Some(new_vm(&self.run)?);
         }
-        let vm = g.as_mut().expect("just created");
-        let r = f(vm);
+        Ok(MutexGuard::map(g, |v| v.as_mut().expect("just created")))
+    }
+
+    /// Keeps what INFO shows of the VM outside its lock (a running script holds it).
+    fn publish(&self, vm: &vm::Vm) {
         self.cached.store(vm.len(), Relaxed);
         self.body_bytes.store(vm.body_bytes, Relaxed);
         self.lua_memory.store(vm.lua.used_memory(), Relaxed);
+    }
+
+    fn with_vm<R>(&self, f: impl FnOnce(&mut vm::Vm) -> R) -> Result<R, CmdError> {
+        let mut vm = self.lock_vm()?;
+        let r = f(&mut vm);
+        self.publish(&vm);
         Ok(r)
     }
 
@@ -252,11 +261,8 @@ fn eval_here(
         }
     };
     let scripts = &server.scripts;
-    let mut guard = scripts.vm.lock();
-    if guard.is_none() {
-        *guard = Some(new_vm(&scripts.run)?);
-    }
-    let vm = guard.as_mut().expect("just created");
+    let mut guard = scripts.lock_vm()?;
+    let vm = &mut *guard;
     let (sha, func, flags) = match source {
         Source::Body(body) => {
             let sha = vm.load(body, true).map_err(CmdError::Msg)?;
@@ -334,9 +340,7 @@ fn eval_here(
     run.since_ms.store(0, Relaxed);
     scripts.ended.notify_waiters();
     let killed = run.kill.swap(false, Relaxed);
-    scripts.cached.store(vm.len(), Relaxed);
-    scripts.body_bytes.store(vm.body_bytes, Relaxed);
-    scripts.lua_memory.store(lua.used_memory(), Relaxed);
+    scripts.publish(vm);
     if killed {
         return Err(CmdError::msg(format!(
             "ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:{}.",
